@@ -1,0 +1,90 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) etcdops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+
+    # Kept in step with connection_argument_spec() in plugins/module_utils/common.py.
+    DOCUMENTATION = r'''
+options:
+  endpoints:
+    description:
+      - Client URLs of etcd members, as for C(etcdctl --endpoints).
+      - A URL without a scheme gets C(https://) when O(cacert) or O(cert) is set, else C(http://).
+      - Cluster-wide calls go to the first endpoint that answers; calls about one member go to
+        that member's own URL. Members that no endpoint names are reached at the client URLs they
+        advertise.
+      - If not set, the comma-separated E(ETCDCTL_ENDPOINTS) environment variable of the host
+        running the module is used, then V(http://127.0.0.1:2379).
+    type: list
+    elements: str
+    default: ['http://127.0.0.1:2379']
+  cacert:
+    description:
+      - CA bundle that verifies the members' server certificates, as C(etcdctl --cacert).
+      - If not set, E(ETCDCTL_CACERT) is used, then the system's trust store.
+    type: path
+  cert:
+    description:
+      - Client certificate for members started with C(--client-cert-auth), as C(etcdctl --cert).
+        Goes with O(key).
+      - If not set, E(ETCDCTL_CERT) is used.
+      - With C(--client-cert-auth) B(and) authentication enabled, etcd's JSON gateway refuses
+        certificates that carry a CommonName (HTTP 400). Use a certificate without a CommonName
+        together with O(user) and O(password) there.
+    type: path
+  key:
+    description:
+      - Private key of O(cert), as C(etcdctl --key).
+      - If not set, E(ETCDCTL_KEY) is used.
+    type: path
+  user:
+    description:
+      - User to authenticate as when etcd authentication is enabled, as C(etcdctl --user),
+        either V(name) or V(name:password).
+      - Maintenance calls need a user with the C(root) role.
+      - If not set, E(ETCDCTL_USER) is used. Without a user no authentication is attempted;
+        with a user against a cluster whose authentication is off, the user is ignored.
+    type: str
+  password:
+    description:
+      - Password of O(user), as C(etcdctl --password).
+      - If not set, E(ETCDCTL_PASSWORD) is used.
+    type: str
+  validate_certs:
+    description:
+      - Whether to verify the members' server certificates. Set V(false) only for test clusters.
+    type: bool
+    default: true
+  timeout:
+    description:
+      - Seconds to wait for each request to one member. No call waits longer; a member that
+        does not answer in time is reported, never waited on forever.
+    type: int
+    default: 10
+notes:
+  - The modules speak etcd's v3 API through its JSON gateway (C(POST /v3/...)), enabled by default
+    in etcd 3.4 and 3.5 (C(--enable-grpc-gateway)). Nothing needs installing on the host that runs
+    them beyond Python and ansible-core.
+  - Tested against etcd 3.4.23, 3.5.1 and the newest 3.5 of Debian. etcd 3.6 fields (such as
+    C(dbSizeQuota)) are read when present, but 3.6 is not integration-tested.
+'''
+
+    # Kept in step with quota_argument_spec() in plugins/module_utils/common.py.
+    QUOTA = r'''
+options:
+  quota_bytes:
+    description:
+      - The space quota (C(--quota-backend-bytes)) to assume for members that do not report
+        their own.
+      - etcd 3.6 reports the quota in its status; older members expose it in their C(/metrics)
+        page as C(etcd_server_quota_backend_bytes), which is read when reachable. Only when
+        neither is available is this value used, then etcd's default of 2 GiB.
+    type: int
+'''

@@ -1,0 +1,195 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) etcdops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Normalisation of etcd v3 API answers (proto3 JSON) into the shapes the modules return.
+
+Private to the etcdops.etcd collection: not a public API, it may change without notice.
+
+Pure functions, no I/O: unit-tested against answers recorded from real clusters. proto3 JSON
+writes int64/uint64 as strings and leaves out every field at its default (no alarms gives
+``{}``, ``isLearner`` false and ``memberID`` 0 are absent). Field names come in lowerCamelCase
+(``dbSizeInUse``) but the header keeps its proto names (``member_id``), and a gRPC transport's
+``MessageToDict(preserving_proto_field_name=True)`` would give snake_case throughout: every
+reader here accepts both spellings.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import re
+
+from ansible.module_utils.common.text.converters import to_text
+
+DEFAULT_QUOTA_BYTES = 2 * 1024 * 1024 * 1024
+"""etcd's own default for --quota-backend-bytes (2 GiB)."""
+
+ALARM_TYPES = ('NOSPACE', 'CORRUPT')
+
+_QUOTA_METRIC = re.compile(r'^etcd_server_quota_backend_bytes(?:\{[^}]*\})?\s+(\S+)\s*$', re.MULTILINE)
+_ALARM_IN_ERRORS = re.compile(r'alarm:\s*([A-Z]+)')
+
+
+def _snake(name):
+    return re.sub(r'([A-Z])', lambda m: '_' + m.group(1).lower(), name)
+
+
+def field(message, name, default=None):
+    """Read ``name`` (lowerCamelCase) from a proto3 JSON object, in either spelling."""
+    if not isinstance(message, dict):
+        return default
+    if name in message:
+        return message[name]
+    snake = _snake(name)
+    if snake in message:
+        return message[snake]
+    return default
+
+
+def to_int(value, default=0):
+    """int64/uint64 arrive as JSON strings; absent means the proto default."""
+    if value is None or value == '':
+        return default
+    return int(value)
+
+
+def member_id_hex(value):
+    """Member ids the way etcdctl shows them: 16 hexadecimal digits."""
+    number = to_int(value, default=0)
+    if number == 0:
+        return None
+    return '%016x' % number
+
+
+def member_id_int(value):
+    """Accept an id as etcdctl prints it (hex), or as the API sends it (decimal string/int)."""
+    if isinstance(value, int):
+        return value
+    text = to_text(value).strip().lower()
+    if text.startswith('0x'):
+        text = text[2:]
+    return int(text, 16)
+
+
+def error_message(body):
+    """(message, grpc code) from an error body of 3.4/3.5.1 (``error``, ``message``, ``code``)
+    or 3.5.16+ (``code``, ``message``); (None, None) when the body is not an etcd error."""
+    try:
+        data = json.loads(to_text(body))
+    except (ValueError, TypeError):
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    message = data.get('message') or data.get('error')
+    if not message:
+        return None, None
+    return to_text(message), to_int(data.get('code'), default=None)
+
+
+def parse_header(message):
+    header = field(message, 'header', {}) or {}
+    return {
+        'cluster_id': member_id_hex(field(header, 'clusterId')),
+        'member_id': member_id_hex(field(header, 'memberId')),
+        'revision': to_int(field(header, 'revision')),
+        'raft_term': to_int(field(header, 'raftTerm')),
+    }
+
+
+def parse_status(message):
+    """One member's StatusResponse, normalised (sizes in bytes, ids in hex)."""
+    header = parse_header(message)
+    db_size = to_int(field(message, 'dbSize'))
+    in_use_raw = field(message, 'dbSizeInUse')
+    # etcd < 3.4 had no dbSizeInUse; treat "unknown" as "all in use" rather than "all free".
+    db_size_in_use = db_size if in_use_raw is None else to_int(in_use_raw)
+    errors = [to_text(e).strip() for e in (field(message, 'errors') or [])]
+    leader = member_id_hex(field(message, 'leader'))
+    status = {
+        'id': header['member_id'],
+        'cluster_id': header['cluster_id'],
+        'version': field(message, 'version'),
+        'db_size': db_size,
+        'db_size_in_use': db_size_in_use,
+        'db_size_free': max(db_size - db_size_in_use, 0),
+        'fragmentation_ratio': fragmentation_ratio(db_size, db_size_in_use),
+        'leader': leader,
+        'is_leader': leader is not None and leader == header['member_id'],
+        'is_learner': bool(field(message, 'isLearner', False)),
+        'raft_term': to_int(field(message, 'raftTerm')),
+        'raft_index': to_int(field(message, 'raftIndex')),
+        'raft_applied_index': to_int(field(message, 'raftAppliedIndex')),
+        'revision': header['revision'],
+        'errors': errors,
+        # etcd 3.6: the quota in force; 0 before 3.6.6 when it was never set.
+        'db_size_quota': to_int(field(message, 'dbSizeQuota')),
+        'storage_version': field(message, 'storageVersion'),
+    }
+    return status
+
+
+def fragmentation_ratio(db_size, db_size_in_use):
+    """Share of the db file that is free pages (0..1): what a defrag would give back."""
+    if db_size <= 0:
+        return 0.0
+    return round(max(db_size - db_size_in_use, 0) / float(db_size), 6)
+
+
+def alarms_in_errors(errors):
+    """Alarm names a status ``errors`` list reports (``memberID:... alarm:NOSPACE``)."""
+    found = []
+    for text in errors:
+        found.extend(_ALARM_IN_ERRORS.findall(text))
+    return found
+
+
+def non_alarm_errors(errors):
+    """The errors of a status that are not just the report of an active alarm."""
+    return [text for text in errors if not _ALARM_IN_ERRORS.search(text)]
+
+
+def parse_member(message):
+    return {
+        'id': member_id_hex(field(message, 'ID')),
+        'name': field(message, 'name') or '',
+        'peer_urls': list(field(message, 'peerURLs') or field(message, 'peerUrls') or []),
+        'client_urls': list(field(message, 'clientURLs') or field(message, 'clientUrls') or []),
+        'is_learner': bool(field(message, 'isLearner', False)),
+    }
+
+
+def parse_member_list(message):
+    """MemberListResponse -> list of members, in etcd's order."""
+    return [parse_member(m) for m in (field(message, 'members') or [])]
+
+
+def parse_alarms(message):
+    """AlarmResponse -> [{'member_id': hex, 'alarm': 'NOSPACE'}], sorted for stable output."""
+    alarms = []
+    for item in field(message, 'alarms') or []:
+        alarm = field(item, 'alarm') or 'NONE'
+        if alarm == 'NONE':
+            continue
+        alarms.append({'member_id': member_id_hex(field(item, 'memberID')) or '0000000000000000',
+                       'alarm': alarm})
+    return sorted(alarms, key=lambda a: (a['member_id'], a['alarm']))
+
+
+def quota_from_metrics(text):
+    """The quota in force from a member's Prometheus ``/metrics`` page, or None."""
+    match = _QUOTA_METRIC.search(to_text(text))
+    if not match:
+        return None
+    try:
+        return int(float(match.group(1)))
+    except ValueError:
+        return None
+
+
+def quota_usage(db_size, quota_bytes):
+    if not quota_bytes:
+        return None
+    return round(db_size / float(quota_bytes), 6)

@@ -1,0 +1,347 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) etcdops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The etcd client every module of etcdops.etcd uses.
+
+Private to the etcdops.etcd collection: not a public API, it may change without notice.
+
+It knows the cluster (which members there are, at which URL each one answers) and the v3
+maintenance RPCs; the transport underneath only knows how to send one RPC to one URL. Calls
+that concern one member go to that member's own URL (defragment, status, hash); cluster-wide
+calls (compaction, alarms, member list) go to the first endpoint that answers.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible.module_utils.six.moves.urllib.parse import urlparse
+
+from ansible_collections.etcdops.etcd.plugins.module_utils import api
+from ansible_collections.etcdops.etcd.plugins.module_utils import errors
+
+_MAX_WORKERS = 16
+
+
+def normalize_endpoint(endpoint, tls=False):
+    """``host:port`` -> ``scheme://host:port`` like etcdctl; no trailing slash."""
+    endpoint = endpoint.strip().rstrip('/')
+    if '://' not in endpoint:
+        endpoint = ('https://' if tls else 'http://') + endpoint
+    return endpoint
+
+
+def _same_url(a, b):
+    pa, pb = urlparse(a), urlparse(b)
+    return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
+
+
+def run_concurrently(calls):
+    """Run ``{key: zero-argument callable}`` in threads; return ``{key: (result, error)}``.
+
+    Only EtcdError is caught: anything else is a bug and must surface.
+    """
+    def guarded(call):
+        try:
+            return call(), None
+        except errors.EtcdError as exc:
+            return None, exc
+
+    if not calls:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(_MAX_WORKERS, len(calls))) as pool:
+        futures = dict((key, pool.submit(guarded, call)) for key, call in calls.items())
+        return dict((key, future.result()) for key, future in futures.items())
+
+
+class EtcdClient:
+    """Cluster-level operations over a transport (see gateway.GatewayTransport)."""
+
+    def __init__(self, transport, endpoints, quota_bytes=None):
+        tls = bool(getattr(transport, 'cacert', None) or getattr(transport, 'cert', None))
+        self.transport = transport
+        self.endpoints = [normalize_endpoint(e, tls=tls) for e in endpoints]
+        self.quota_bytes = quota_bytes
+
+    # -- cluster-wide calls, sent to the first endpoint that answers -----------------------
+
+    def _first_answer(self, rpc, body=None, endpoints=None):
+        """Try the endpoints in order; return (endpoint, answer). Errors that no other member
+        would answer differently (auth, permission, NOSPACE, revision errors) stop at once."""
+        last = None
+        for endpoint in endpoints or self.endpoints:
+            try:
+                return endpoint, self.transport.call(endpoint, rpc, body)
+            except (errors.EtcdConnectionError, errors.EtcdNotLeaderError, errors.EtcdGatewayDisabledError,
+                    errors.EtcdNotEtcdError) as exc:
+                last = exc
+        raise last
+
+    def member_list(self, endpoint=None):
+        answer = (self.transport.call(endpoint, 'cluster/member/list') if endpoint
+                  else self._first_answer('cluster/member/list')[1])
+        return api.parse_member_list(answer)
+
+    def alarms(self, endpoint=None):
+        body = {'action': 'GET'}
+        answer = (self.transport.call(endpoint, 'maintenance/alarm', body) if endpoint
+                  else self._first_answer('maintenance/alarm', body)[1])
+        return api.parse_alarms(answer)
+
+    def alarm(self, action, member_id, alarm):
+        """ACTIVATE or DEACTIVATE one exact (member, alarm) pair; returns the alarms after."""
+        body = {'action': action, 'memberID': str(api.member_id_int(member_id)), 'alarm': alarm}
+        return api.parse_alarms(self._first_answer('maintenance/alarm', body)[1])
+
+    def compact(self, revision, physical=True, timeout=None):
+        body = {'revision': str(revision), 'physical': bool(physical)}
+        last = None
+        for endpoint in self.endpoints:
+            try:
+                return self.transport.call(endpoint, 'kv/compaction', body, timeout=timeout)
+            except (errors.EtcdConnectionError, errors.EtcdNotLeaderError) as exc:
+                last = exc
+        raise last
+
+    def current_revision(self):
+        """The cluster's current revision, from a linearizable count-only read."""
+        answer = self._first_answer('kv/range', {'key': 'AA==', 'count_only': True})[1]
+        return api.parse_header(answer)['revision']
+
+    def revision_available(self, revision):
+        """Whether ``revision`` can still be read: False once compacted away. A future
+        revision raises EtcdFutureRevisionError, as etcd does."""
+        # A count-only read of one key at that revision: the cheapest call etcd checks it with.
+        body = {'key': 'AA==', 'revision': str(revision), 'count_only': True}
+        try:
+            self._first_answer('kv/range', body)
+        except errors.EtcdCompactedError:
+            return False
+        return True
+
+    # -- per-member calls --------------------------------------------------------------------
+
+    def status(self, endpoint):
+        """One member's normalised status, with its quota (see _quota)."""
+        status = api.parse_status(self.transport.call(endpoint, 'maintenance/status'))
+        status['endpoint'] = endpoint
+        return status
+
+    def defragment(self, endpoint, timeout):
+        self.transport.call(endpoint, 'maintenance/defragment', {}, timeout=timeout)
+
+    def quota(self, endpoint, status):
+        """(bytes, source): 3.6's dbSizeQuota, else /metrics, else the configured fallback."""
+        if status.get('db_size_quota'):
+            return status['db_size_quota'], 'status'
+        try:
+            from_metrics = api.quota_from_metrics(self.transport.get_text(endpoint, '/metrics'))
+        except errors.EtcdError:
+            from_metrics = None
+        if from_metrics:
+            return from_metrics, 'metrics'
+        if self.quota_bytes:
+            return self.quota_bytes, 'option'
+        return api.DEFAULT_QUOTA_BYTES, 'default'
+
+    def member_status(self, endpoint):
+        status = self.status(endpoint)
+        status['quota_bytes'], status['quota_source'] = self.quota(endpoint, status)
+        status['quota_usage'] = api.quota_usage(status['db_size'], status['quota_bytes'])
+        return status
+
+    # -- the whole cluster in about one round trip -----------------------------------------
+
+    def cluster_status(self):
+        """Status of every member of the cluster, fetched concurrently.
+
+        Members named in ``endpoints`` are asked at that URL; the others at their first
+        advertised client URL. An unreachable member is data (``reachable: false``), not an
+        error: only when no endpoint answers at all is EtcdError raised (the first endpoint's).
+        """
+        calls = dict((('status', e), (lambda e=e: self.member_status(e))) for e in self.endpoints)
+        calls[('members',)] = lambda: self._first_answer('cluster/member/list')
+        calls[('alarms',)] = lambda: self._first_answer('maintenance/alarm', {'action': 'GET'})
+        results = run_concurrently(calls)
+
+        answers = {}
+        failures = {}
+        for endpoint in self.endpoints:
+            status, error = results[('status', endpoint)]
+            if error is None and status['id'] not in answers:
+                answers[status['id']] = status
+            elif error is not None:
+                failures[endpoint] = error
+        if not answers:
+            raise failures[self.endpoints[0]]
+        members_result, members_error = results[('members',)]
+        if members_error is not None:
+            raise members_error
+        members = api.parse_member_list(members_result[1])
+        alarms_result, alarms_error = results[('alarms',)]
+        if alarms_error is not None:
+            raise alarms_error
+        alarms = api.parse_alarms(alarms_result[1])
+
+        # Members nobody named: ask them at their advertised client URLs.
+        extra = {}
+        for member in members:
+            if member['id'] in answers:
+                continue
+            url = self._pick_client_url(member, failures)
+            if url:
+                extra[member['id']] = url
+        for member_id, (status, error) in run_concurrently(
+                dict((mid, (lambda url=url: self.member_status(url))) for mid, url in extra.items())).items():
+            if error is None:
+                answers[member_id] = status
+            else:
+                failures[extra[member_id]] = error
+
+        return self._assemble(members, answers, failures, extra, alarms)
+
+    def _pick_client_url(self, member, failures):
+        """The URL to ask a member at: a given endpoint that failed (so the failure is shown
+        against the URL the user gave), else its first client URL with our scheme."""
+        for endpoint in failures:
+            if any(_same_url(endpoint, url) for url in member['client_urls']):
+                return endpoint
+        scheme = urlparse(self.endpoints[0]).scheme
+        for url in member['client_urls']:
+            if urlparse(url).scheme == scheme:
+                return url.rstrip('/')
+        return member['client_urls'][0].rstrip('/') if member['client_urls'] else None
+
+    def _assemble(self, members, answers, failures, extra, alarms):
+        leader = None
+        for status in answers.values():
+            if status['leader']:
+                leader = status['leader']
+                break
+        result_members = []
+        for member in members:
+            status = answers.get(member['id'])
+            member_alarms = [a['alarm'] for a in alarms if a['member_id'] == member['id']]
+            if status is not None:
+                result_members.append(member_entry(member, status, member_alarms, leader))
+                continue
+            entry = member_entry(member, None, member_alarms, leader)
+            endpoint = extra.get(member['id']) or self._given_endpoint_of(member, failures)
+            error = failures.get(endpoint)
+            entry['endpoint'] = endpoint
+            entry['errors'] = [error.message if error else
+                               'member %s has no client URL and no endpoint names it' % member['name']]
+            entry['error'] = error.kind if error else 'unreachable'
+            result_members.append(entry)
+        voting = [m for m in result_members if not m['is_learner']]
+        revision = max([m['revision'] or 0 for m in result_members] or [0])
+        return {
+            'cluster_id': next((s['cluster_id'] for s in answers.values()), None),
+            'leader': leader,
+            'healthy': bool(leader) and all(m['healthy'] for m in voting) and not alarms,
+            'alarms': alarms,
+            'revision': revision,
+            'members': result_members,
+        }
+
+    def _given_endpoint_of(self, member, failures):
+        for endpoint in failures:
+            if any(_same_url(endpoint, url) for url in member['client_urls']):
+                return endpoint
+        return None
+
+    def member_by(self, cluster, endpoint):
+        """The member of a cluster_status() answer reached at ``endpoint``, or None."""
+        for member in cluster['members']:
+            if member['endpoint'] and _same_url(member['endpoint'], endpoint):
+                return member
+        return None
+
+    def leader_status(self, cluster):
+        """A fresh status of the current leader, following a leadership change once."""
+        by_id = dict((m['id'], m) for m in cluster['members'])
+        leader_id = cluster['leader']
+        for _attempt in range(2):
+            member = by_id.get(leader_id)
+            if member is None or not member.get('endpoint'):
+                break
+            status = self.member_status(member['endpoint'])
+            if status['is_leader']:
+                return status
+            leader_id = status['leader']
+        raise errors.EtcdAPIError(
+            self.endpoints[0], 'cannot find the current leader (last seen: %s)' % (leader_id or 'none'),
+            remedy='Check that the cluster has quorum (etcdops.etcd.etcd_status)')
+
+    def wait_until_caught_up(self, endpoint, target_index, timeout, interval=0.5):
+        """Poll one member until it answers and has applied ``target_index``.
+
+        Returns its last status; raises EtcdTimeoutError when ``timeout`` runs out.
+        """
+        deadline = time.monotonic() + timeout
+        last_error = None
+        while True:
+            try:
+                status = self.member_status(endpoint)
+                if status['leader'] and status['raft_applied_index'] >= target_index:
+                    return status
+                last_error = None
+            except errors.EtcdError as exc:
+                last_error = exc
+            if time.monotonic() >= deadline:
+                detail = 'did not catch up to raft index %d within %s seconds' % (target_index, timeout)
+                if last_error is not None:
+                    detail += ' (last error: %s)' % last_error.detail
+                raise errors.EtcdTimeoutError(
+                    endpoint, detail,
+                    remedy='Check the member\'s log and health; raise the wait timeout if it is just slow')
+            time.sleep(interval)
+
+
+_UNREACHABLE = {
+    'reachable': False,
+    'healthy': False,
+    'version': None,
+    'db_size': None,
+    'db_size_in_use': None,
+    'db_size_free': None,
+    'fragmentation_ratio': None,
+    'quota_bytes': None,
+    'quota_source': None,
+    'quota_usage': None,
+    'raft_term': None,
+    'raft_index': None,
+    'raft_applied_index': None,
+    'revision': None,
+}
+
+_STATUS_FIELDS = ('endpoint', 'version', 'db_size', 'db_size_in_use', 'db_size_free', 'fragmentation_ratio',
+                  'quota_bytes', 'quota_source', 'quota_usage', 'raft_term', 'raft_index',
+                  'raft_applied_index', 'revision', 'errors')
+
+
+def member_entry(member, status, alarms, leader):
+    """One member as etcd_status reports it: member-list facts plus its status (None when
+    unreachable). etcd_defrag evaluates its rule on exactly this shape."""
+    entry = {
+        'id': member['id'],
+        'name': member['name'],
+        'client_urls': member['client_urls'],
+        'peer_urls': member['peer_urls'],
+        'is_learner': member['is_learner'],
+        'is_leader': member['id'] == leader,
+        'alarms': sorted(alarms),
+    }
+    if status is None:
+        entry.update(_UNREACHABLE)
+        return entry
+    entry.update((name, status[name]) for name in _STATUS_FIELDS)
+    entry['reachable'] = True
+    entry['is_learner'] = status['is_learner'] or member['is_learner']
+    entry['healthy'] = bool(status['leader']) and not api.non_alarm_errors(status['errors'])
+    return entry

@@ -1,0 +1,95 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) etcdops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""What every etcdops.etcd module shares: the connection options and the module base class.
+
+Private to the etcdops.etcd collection: not a public API, it may change without notice.
+
+The options are named after etcdctl's flags and default from etcdctl's environment variables,
+so whoever can run etcdctl on a host can run these modules there. They are documented once, in
+``plugins/doc_fragments/connection.py``; keep both in step (ansible-test validate-modules checks).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback
+
+from ansible_collections.etcdops.etcd.plugins.module_utils.client import EtcdClient
+from ansible_collections.etcdops.etcd.plugins.module_utils.errors import EtcdError
+from ansible_collections.etcdops.etcd.plugins.module_utils.gateway import GatewayTransport
+
+DEFAULT_ENDPOINT = 'http://127.0.0.1:2379'
+
+
+def connection_argument_spec():
+    return dict(
+        endpoints=dict(type='list', elements='str', default=[DEFAULT_ENDPOINT],
+                       fallback=(env_fallback, ['ETCDCTL_ENDPOINTS'])),
+        cacert=dict(type='path', fallback=(env_fallback, ['ETCDCTL_CACERT'])),
+        cert=dict(type='path', fallback=(env_fallback, ['ETCDCTL_CERT'])),
+        key=dict(type='path', no_log=False, fallback=(env_fallback, ['ETCDCTL_KEY'])),
+        user=dict(type='str', fallback=(env_fallback, ['ETCDCTL_USER'])),
+        password=dict(type='str', no_log=True, fallback=(env_fallback, ['ETCDCTL_PASSWORD'])),
+        validate_certs=dict(type='bool', default=True),
+        timeout=dict(type='int', default=10),
+    )
+
+
+def quota_argument_spec():
+    return dict(quota_bytes=dict(type='int'))
+
+
+class EtcdModule(AnsibleModule):
+    """AnsibleModule with the connection options, an etcd client and typed-error reporting."""
+
+    def __init__(self, argument_spec=None, quota=False, **kwargs):
+        spec = connection_argument_spec()
+        if quota:
+            spec.update(quota_argument_spec())
+        spec.update(argument_spec or {})
+        super(EtcdModule, self).__init__(argument_spec=spec, **kwargs)
+        self._client = None
+
+    def credentials(self):
+        """(user, password); ``user`` may be ``name:password`` like etcdctl's --user."""
+        user, password = self.params['user'], self.params['password']
+        if user and ':' in user and not password:
+            user, password = user.split(':', 1)
+            # The password rode in a non-secret option: keep it out of every output.
+            self.no_log_values.add(password)
+        return user, password
+
+    @property
+    def client(self):
+        if self._client is None:
+            if self.params['timeout'] <= 0:
+                self.fail_json(msg='timeout must be a positive number of seconds, got %s' % self.params['timeout'])
+            if not self.params['endpoints']:
+                self.fail_json(msg='endpoints is empty: give at least one client URL such as https://10.0.0.1:2379')
+            if bool(self.params['cert']) != bool(self.params['key']):
+                self.fail_json(msg='cert and key go together: set both (ETCDCTL_CERT, ETCDCTL_KEY) or neither')
+            user, password = self.credentials()
+            transport = GatewayTransport(
+                cacert=self.params['cacert'], cert=self.params['cert'], key=self.params['key'],
+                user=user, password=password, validate_certs=self.params['validate_certs'],
+                timeout=self.params['timeout'])
+            self._client = EtcdClient(transport, self.params['endpoints'],
+                                      quota_bytes=self.params.get('quota_bytes'))
+        return self._client
+
+    def fail_etcd(self, exc, **result):
+        """One clear failure for a typed etcd error: the message names the endpoint and the fix."""
+        result.setdefault('changed', False)
+        self.fail_json(msg=exc.message, endpoint=exc.endpoint, error=exc.kind, **result)
+
+    def run(self, action):
+        """Call ``action(client)`` and exit with its result dict; EtcdError -> fail_etcd."""
+        try:
+            result = action(self.client)
+        except EtcdError as exc:
+            self.fail_etcd(exc)
+        self.exit_json(**result)

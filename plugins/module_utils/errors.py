@@ -1,0 +1,127 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) etcdops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Typed errors of the etcd client.
+
+Private to the etcdops.etcd collection: not a public API, it may change without notice.
+
+Every foreseeable failure of a call to etcd becomes one of these classes, so that modules
+report one clear sentence (what happened, where, and what to do about it) instead of a
+traceback. The transport (JSON gateway today, gRPC later) decides which class applies; the
+modules only catch ``EtcdError``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class EtcdError(Exception):
+    """Base class: a call to one etcd endpoint failed.
+
+    ``kind`` is a stable machine-readable name returned by the modules as ``error``.
+    """
+
+    kind = 'error'
+    remedy = ''
+
+    def __init__(self, endpoint, detail, remedy=None, code=None, http_status=None):
+        self.endpoint = endpoint
+        self.detail = detail
+        self.code = code
+        self.http_status = http_status
+        if remedy is not None:
+            self.remedy = remedy
+        super(EtcdError, self).__init__(self.message)
+
+    @property
+    def message(self):
+        text = '%s: %s' % (self.endpoint, self.detail)
+        if self.remedy:
+            text = '%s. %s' % (text.rstrip('.'), self.remedy)
+        return text
+
+    def __str__(self):
+        return self.message
+
+
+class EtcdConnectionError(EtcdError):
+    kind = 'unreachable'
+    remedy = ('Check that etcd runs there and that the URL (scheme, host, client port) is right; '
+              'the endpoints option takes client URLs such as https://10.0.0.1:2379')
+
+
+class EtcdTimeoutError(EtcdConnectionError):
+    kind = 'timeout'
+    remedy = ('The member did not answer in time: check that it is up and not partitioned, '
+              'or raise the timeout option')
+
+
+class EtcdTLSError(EtcdError):
+    kind = 'tls'
+    remedy = ('Set cacert to the CA that signed the server certificate (ETCDCTL_CACERT), '
+              'or validate_certs=false for a test cluster')
+
+
+class EtcdClientCertError(EtcdError):
+    kind = 'client_certificate'
+    remedy = ('The server demands a client certificate (--client-cert-auth): '
+              'set cert and key (ETCDCTL_CERT, ETCDCTL_KEY) to one signed by its --trusted-ca-file')
+
+
+class EtcdAuthError(EtcdError):
+    kind = 'auth'
+    remedy = 'Check user and password (ETCDCTL_USER, ETCDCTL_PASSWORD)'
+
+
+class EtcdPermissionError(EtcdError):
+    kind = 'permission'
+    remedy = ('Maintenance calls (status, compaction, defragment, alarm, snapshot) need a user '
+              'with the root role: set user to such a user')
+
+
+class EtcdNoSpaceError(EtcdError):
+    kind = 'nospace'
+    remedy = ('The NOSPACE alarm is active: compact the history, defragment every member, '
+              'then disarm the alarm (etcdops.etcd.etcd_compact, etcd_defrag, etcd_alarm)')
+
+
+class EtcdCompactedError(EtcdError):
+    kind = 'compacted'
+    remedy = 'That revision was already compacted away; ask for a newer revision'
+
+
+class EtcdFutureRevisionError(EtcdError):
+    kind = 'future_revision'
+    remedy = 'That revision does not exist yet; ask for the current revision or an older one'
+
+
+class EtcdNotLeaderError(EtcdError):
+    kind = 'not_leader'
+    remedy = 'This request must go to the leader; ask the member that etcd_status reports as leader'
+
+
+class EtcdGatewayDisabledError(EtcdError):
+    kind = 'gateway_disabled'
+    remedy = ('The JSON gateway answered 404: enable it with --enable-grpc-gateway on the member '
+              'or use the grpc transport')
+
+
+class EtcdNotEtcdError(EtcdError):
+    kind = 'not_etcd'
+    remedy = 'The endpoint answered, but not like etcd: check that the URL is a client URL of an etcd member'
+
+
+class EtcdGatewayCommonNameError(EtcdError):
+    kind = 'gateway_common_name'
+    remedy = ('With --client-cert-auth and auth enabled, the JSON gateway refuses client certificates '
+              'that carry a CommonName: use a certificate without a CommonName together with user and '
+              'password, or use the grpc transport')
+
+
+class EtcdAPIError(EtcdError):
+    """etcd refused the request for a reason without a class of its own."""
+
+    kind = 'api'

@@ -1,0 +1,166 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) etcdops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: etcd_compact
+short_description: Compact the key-value history of an etcd cluster
+version_added: 0.1.0
+description:
+  - Discards the history of every key older than a revision, as C(etcdctl compaction), so that
+    a following defragmentation (M(etcdops.etcd.etcd_defrag)) can give the space back.
+  - Compacts to O(revision), or to the current revision minus O(keep) revisions, or, when
+    neither is given, to the current revision.
+  - Compaction is cluster-wide, so it is sent once, to the first endpoint that answers.
+  - Already compacted to that revision or beyond reports RV(changed=false).
+author:
+  - etcdops maintainers
+extends_documentation_fragment:
+  - etcdops.etcd.connection
+  - etcdops.etcd.attributes
+  - etcdops.etcd.attributes.check_mode_full
+  - etcdops.etcd.attributes.diff_mode_none
+options:
+  revision:
+    description:
+      - Revision to compact to; all history older than it is discarded.
+      - A revision that does not exist yet fails, naming the current revision.
+      - Mutually exclusive with O(keep).
+    type: int
+  keep:
+    description:
+      - Keep this many revisions of history, compacting to the current revision minus O(keep).
+      - When the history is shorter than that, nothing is compacted.
+      - Mutually exclusive with O(revision).
+    type: int
+  physical:
+    description:
+      - Wait until the compaction is physically applied to the backend of the member that took
+        the call, as C(etcdctl compaction --physical), so that a defragmentation right after it
+        gives the space back.
+    type: bool
+    default: true
+  compact_timeout:
+    description:
+      - Seconds to wait for the compaction call. A physical compaction of a large history can
+        take much longer than an ordinary request.
+    type: int
+    default: 300
+notes:
+  - Compaction is allowed while the NOSPACE alarm is active; it is the first step of the
+    recovery (compact, defragment every member, then disarm the alarm).
+  - Compaction reaches the followers asynchronously; right after it only the member that took
+    the call shows the lower in-use size.
+'''
+
+EXAMPLES = r'''
+- name: Compact to the current revision
+  etcdops.etcd.etcd_compact:
+    endpoints: https://10.0.0.11:2379
+    cacert: /etc/etcd/ca.crt
+    cert: /etc/etcd/client.crt
+    key: /etc/etcd/client.key
+
+- name: Keep the last 10000 revisions of history, like --auto-compaction-mode=revision
+  etcdops.etcd.etcd_compact:
+    keep: 10000
+
+- name: Compact to a revision read earlier
+  etcdops.etcd.etcd_compact:
+    revision: "{{ etcd.revision }}"
+'''
+
+RETURN = r'''
+revision:
+  description: The revision compacted to (or that was already compacted when RV(changed=false)); 0 when nothing was due.
+  returned: success
+  type: int
+  sample: 10734
+current_revision:
+  description: The cluster's revision when the module ran.
+  returned: success
+  type: int
+  sample: 10734
+physical:
+  description: Whether the module waited for the physical compaction.
+  returned: success
+  type: bool
+  sample: true
+msg:
+  description: What was done, or why nothing was.
+  returned: success
+  type: str
+  sample: compacted to revision 10734
+'''
+
+from ansible_collections.etcdops.etcd.plugins.module_utils.common import EtcdModule
+from ansible_collections.etcdops.etcd.plugins.module_utils.errors import (
+    EtcdCompactedError,
+    EtcdFutureRevisionError,
+)
+
+
+def target_revision(current, revision=None, keep=None):
+    """The revision to compact to; 0 when nothing is due."""
+    if revision is not None:
+        return revision
+    if keep is not None:
+        return max(current - keep, 0)
+    return current
+
+
+def compact(module, client):
+    params = module.params
+    current = client.current_revision()
+    target = target_revision(current, params['revision'], params['keep'])
+    result = dict(changed=False, revision=target, current_revision=current, physical=params['physical'])
+    if target <= 1:
+        # Revision 1 is the empty store: there is no history before it.
+        result.update(revision=0, msg='nothing to compact: the history is shorter than asked to keep')
+        return result
+    if target > current:
+        raise EtcdFutureRevisionError(
+            client.endpoints[0], 'revision %d is in the future: the current revision is %d' % (target, current))
+    # Compacting to R discards revisions below R, so R is done once R - 1 can no longer be read.
+    if not client.revision_available(target - 1):
+        result['msg'] = 'already compacted to revision %d or later' % target
+        return result
+    result.update(changed=True, msg='compacted to revision %d' % target)
+    if module.check_mode:
+        result['msg'] = 'would compact to revision %d' % target
+        return result
+    try:
+        client.compact(target, physical=params['physical'], timeout=params['compact_timeout'])
+    except EtcdCompactedError:
+        # Someone (auto-compaction, another run) compacted between our check and our call.
+        result.update(changed=False, msg='already compacted to revision %d or later' % target)
+    return result
+
+
+def main():
+    module = EtcdModule(
+        argument_spec=dict(
+            revision=dict(type='int'),
+            keep=dict(type='int', no_log=False),
+            physical=dict(type='bool', default=True),
+            compact_timeout=dict(type='int', default=300),
+        ),
+        mutually_exclusive=[('revision', 'keep')],
+        supports_check_mode=True,
+    )
+    for name in ('revision', 'keep', 'compact_timeout'):
+        value = module.params[name]
+        if value is not None and value < (1 if name == 'compact_timeout' else 0):
+            module.fail_json(msg='%s must not be negative%s, got %d'
+                             % (name, ' or zero' if name == 'compact_timeout' else '', value))
+    module.run(lambda client: compact(module, client))
+
+
+if __name__ == '__main__':
+    main()

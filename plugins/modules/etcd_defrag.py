@@ -1,0 +1,311 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) etcdops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: etcd_defrag
+short_description: Defragment etcd members one at a time, each only when it needs it
+version_added: 0.1.0
+description:
+  - Defragments the members named by O(endpoints), strictly one at a time and in the given
+    order, as C(etcdctl defrag) does for each endpoint, to give the free pages of the database
+    file back to the file system.
+  - A member is defragmented only when O(rule) holds for it, evaluated on a status of that
+    member taken just before its turn, or always with O(force=true).
+  - After each defragmentation the module waits until the member answers again and has
+    applied every raft entry the leader had when its defragmentation ended, then goes on.
+  - Learners are skipped (etcd cannot defragment a learner).
+  - Before anything changes, every named member must answer, the cluster must have a leader
+    and O(rule) must evaluate on every member; otherwise nothing is defragmented.
+  - A failure stops at that member; the members after it are not touched.
+author:
+  - etcdops maintainers
+requirements:
+  - jmespath (on the host that runs the module), for O(rule)
+extends_documentation_fragment:
+  - etcdops.etcd.connection
+  - etcdops.etcd.connection.quota
+  - etcdops.etcd.attributes
+  - etcdops.etcd.attributes.check_mode_full
+  - etcdops.etcd.attributes.diff_mode_none
+options:
+  rule:
+    description:
+      - A JMESPath expression that must give V(true) for a member to be defragmented, over that
+        member's fields as M(etcdops.etcd.etcd_status) returns them in RV(etcdops.etcd.etcd_status#module:members)
+        (for example C(db_size), C(db_size_free), C(fragmentation_ratio), C(quota_usage),
+        C(is_leader), C(alarms)). Numbers are written in backticks.
+      - JMESPath is data, not code, so a rule can safely come from a survey.
+      - The default defragments a member over 80 % of its quota, or one whose file is more than
+        45 % free pages and has more than 100 MiB free (the thresholds of the etcd mixin alert and
+        OpenShift's defrag controller).
+    type: str
+    default: "quota_usage > `0.8` || (fragmentation_ratio > `0.45` && db_size_free > `104857600`)"
+  force:
+    description:
+      - Defragment every named voting member, whatever O(rule) says. Not idempotent by nature.
+    type: bool
+    default: false
+  defrag_timeout:
+    description:
+      - Seconds to wait for one member's defragmentation. A defragmentation blocks every request
+        to that member for its whole run (field reports give 4 to 5 seconds per GB).
+    type: int
+    default: 600
+  wait_timeout:
+    description:
+      - Seconds to wait, after a member's defragmentation, for it to answer and catch up with the
+        leader before going on.
+    type: int
+    default: 120
+notes:
+  - Defragmenting the leader stalls lease renewals of the whole cluster for the duration; put the
+    leader last in O(endpoints), or move leadership away first. The role
+    C(etcdops.etcd.maintenance) does both.
+  - A defragmentation needs free disk of about the size of the member's database file.
+'''
+
+EXAMPLES = r'''
+- name: Defragment the members that need it, the leader last
+  etcdops.etcd.etcd_defrag:
+    endpoints:
+      - https://10.0.0.12:2379
+      - https://10.0.0.13:2379
+      - https://10.0.0.11:2379
+    cacert: /etc/etcd/ca.crt
+    cert: /etc/etcd/client.crt
+    key: /etc/etcd/client.key
+  register: defrag
+
+- name: Defragment members with more than 50 MiB of free pages
+  etcdops.etcd.etcd_defrag:
+    rule: "db_size_free > `52428800`"
+
+- name: Defragment every member (NOSPACE recovery, after compaction)
+  etcdops.etcd.etcd_defrag:
+    endpoints: "{{ etcd_endpoints }}"
+    force: true
+'''
+
+RETURN = r'''
+members:
+  description: One item per member named in O(endpoints), in that order.
+  returned: success and failure
+  type: list
+  elements: dict
+  contains:
+    endpoint:
+      description: The endpoint as given.
+      type: str
+      sample: https://10.0.0.12:2379
+    id:
+      description: Member id (16 hex digits).
+      type: str
+      sample: 8e9e05c52164694d
+    name:
+      description: Member name.
+      type: str
+      sample: etcd-2
+    is_leader:
+      description: The member was the leader when its turn came.
+      type: bool
+      sample: false
+    defragmented:
+      description: The member was defragmented (would be, in check mode).
+      type: bool
+      sample: true
+    reason:
+      description: Why the member was or was not defragmented.
+      type: str
+      sample: rule matched
+    db_size_before:
+      description: Size of its database file in bytes before.
+      type: int
+      sample: 157286400
+    db_size_after:
+      description: Size of its database file in bytes after; null when not defragmented or in check mode.
+      type: int
+      sample: 52428800
+    reclaimed_bytes:
+      description: Bytes given back to the file system; null when not defragmented or in check mode.
+      type: int
+      sample: 104857600
+    seconds:
+      description: Duration of the defragmentation call plus the wait for the member to catch up.
+      type: float
+      sample: 1.52
+    fragmentation_ratio:
+      description: Share of free pages in its database file before.
+      type: float
+      sample: 0.6667
+    quota_usage:
+      description: Database size divided by its quota, before.
+      type: float
+      sample: 0.0732
+reclaimed_bytes:
+  description: Bytes given back by all members together.
+  returned: success
+  type: int
+  sample: 314572800
+'''
+
+import time
+import traceback
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.etcdops.etcd.plugins.module_utils.client import member_entry
+from ansible_collections.etcdops.etcd.plugins.module_utils.errors import EtcdError, EtcdTimeoutError
+
+try:
+    import jmespath
+except ImportError:
+    JMESPATH_IMPORT_ERROR = traceback.format_exc()
+else:
+    JMESPATH_IMPORT_ERROR = None
+
+from ansible_collections.etcdops.etcd.plugins.module_utils.common import EtcdModule
+
+
+class RuleError(Exception):
+    pass
+
+
+def compile_rule(rule):
+    try:
+        return jmespath.compile(rule)
+    except jmespath.exceptions.JMESPathError as exc:
+        raise RuleError('rule %r is not a valid JMESPath expression: %s' % (rule, exc))
+
+
+def rule_holds(expression, rule, member):
+    try:
+        value = expression.search(member)
+    except jmespath.exceptions.JMESPathError as exc:
+        raise RuleError('rule %r cannot be evaluated on member %s: %s' % (rule, member['name'], exc))
+    if not isinstance(value, bool):
+        raise RuleError('rule %r must give true or false, but gives %r for member %s: compare with a value, '
+                        'for example fragmentation_ratio > `0.45`' % (rule, value, member['name']))
+    return value
+
+
+def decide(member, expression, rule, force):
+    """(defragment?, reason) for one member's fresh status."""
+    if member['is_learner']:
+        return False, 'learner: etcd cannot defragment learners'
+    if force:
+        return True, 'force'
+    if rule_holds(expression, rule, member):
+        return True, 'rule matched'
+    return False, 'rule did not match'
+
+
+class Defragmenter:
+    def __init__(self, module, client):
+        self.module = module
+        self.client = client
+        self.params = module.params
+        self.results = []
+
+    def fresh(self, cluster, member):
+        """The member's etcd_status entry from a status taken now."""
+        status = self.client.member_status(member['endpoint'])
+        alarms = [a['alarm'] for a in cluster['alarms'] if a['member_id'] == member['id']]
+        entry = member_entry(member, status, alarms, status['leader'])
+        entry['endpoint'] = member['endpoint']
+        return entry
+
+    def preflight(self, expression):
+        """Every named member answers, there is a leader, and the rule evaluates everywhere."""
+        cluster = self.client.cluster_status()
+        if not cluster['leader']:
+            raise EtcdError(self.client.endpoints[0], 'the cluster has no leader',
+                            remedy='Restore quorum before any maintenance (etcdops.etcd.etcd_status shows the members)')
+        targets = []
+        for endpoint in self.client.endpoints:
+            member = self.client.member_by(cluster, endpoint)
+            if member is None or not member['reachable']:
+                raise EtcdError(endpoint, 'the member does not answer (%s); nothing was defragmented'
+                                % (member and '; '.join(member['errors']) or 'not a member of this cluster'),
+                                remedy='Bring it back, or leave it out of endpoints')
+            member = dict(member, endpoint=endpoint)
+            if not member['is_learner'] and not self.params['force']:
+                rule_holds(expression, self.params['rule'], member)
+            targets.append(member)
+        return cluster, targets
+
+    def one(self, cluster, member, expression):
+        entry = self.fresh(cluster, member)
+        defrag, reason = decide(entry, expression, self.params['rule'], self.params['force'])
+        result = dict(endpoint=member['endpoint'], id=entry['id'], name=entry['name'],
+                      is_leader=entry['is_leader'], defragmented=defrag, reason=reason,
+                      db_size_before=entry['db_size'], db_size_after=None, reclaimed_bytes=None,
+                      seconds=0.0, fragmentation_ratio=entry['fragmentation_ratio'],
+                      quota_usage=entry['quota_usage'])
+        self.results.append(result)
+        if not defrag or self.module.check_mode:
+            return
+        started = time.monotonic()
+        try:
+            self.client.defragment(member['endpoint'], timeout=self.params['defrag_timeout'])
+        except EtcdTimeoutError as exc:
+            exc.remedy = ('etcd goes on defragmenting after the client gives up: wait until the member '
+                          'answers again, then raise defrag_timeout (about 5 s per GB of db_size)')
+            raise
+        leader = self.client.leader_status(cluster)
+        after = self.client.wait_until_caught_up(member['endpoint'], leader['raft_index'],
+                                                 self.params['wait_timeout'])
+        result.update(db_size_after=after['db_size'],
+                      reclaimed_bytes=max(entry['db_size'] - after['db_size'], 0),
+                      seconds=round(time.monotonic() - started, 3))
+
+    def run(self):
+        expression = None if self.params['force'] else compile_rule(self.params['rule'])
+        cluster, targets = self.preflight(expression)
+        for member in targets:
+            self.one(cluster, member, expression)
+        return self.report()
+
+    def report(self):
+        return dict(
+            changed=any(r['defragmented'] for r in self.results),
+            members=self.results,
+            reclaimed_bytes=sum(r['reclaimed_bytes'] or 0 for r in self.results),
+        )
+
+
+def main():
+    module = EtcdModule(
+        argument_spec=dict(
+            rule=dict(type='str',
+                      default="quota_usage > `0.8` || (fragmentation_ratio > `0.45` && db_size_free > `104857600`)"),
+            force=dict(type='bool', default=False),
+            defrag_timeout=dict(type='int', default=600),
+            wait_timeout=dict(type='int', default=120),
+        ),
+        quota=True,
+        supports_check_mode=True,
+    )
+    if JMESPATH_IMPORT_ERROR and not module.params['force']:
+        module.fail_json(msg=missing_required_lib('jmespath'), exception=JMESPATH_IMPORT_ERROR)
+    for name in ('defrag_timeout', 'wait_timeout'):
+        if module.params[name] <= 0:
+            module.fail_json(msg='%s must be a positive number of seconds, got %d' % (name, module.params[name]))
+
+    defragmenter = Defragmenter(module, module.client)
+    try:
+        module.exit_json(**defragmenter.run())
+    except RuleError as exc:
+        module.fail_json(msg=str(exc), **defragmenter.report())
+    except EtcdError as exc:
+        module.fail_etcd(exc, **defragmenter.report())
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,215 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) etcdops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: etcd_status
+short_description: Read the health, size, quota and alarms of every member of an etcd cluster
+version_added: 0.1.0
+description:
+  - Discovers every member of the cluster from its member list and reads each member's status
+    at its own URL, all members at once, so a cluster costs about one round trip.
+  - Reports per member what C(etcdctl endpoint status) shows (size, raft indexes, leader) and
+    what an operator decides maintenance with (free pages, fragmentation, quota usage, alarms).
+  - Read-only. An unreachable member is reported as data (RV(members[].reachable=false)); the
+    module fails only when no endpoint answers at all.
+author:
+  - etcdops maintainers
+extends_documentation_fragment:
+  - etcdops.etcd.connection
+  - etcdops.etcd.connection.quota
+  - etcdops.etcd.attributes
+  - etcdops.etcd.attributes.check_mode_full
+  - etcdops.etcd.attributes.diff_mode_none
+options: {}
+notes:
+  - A member is RV(members[].healthy) when it answers, sees a leader, and reports no error other
+    than an active alarm. Alarms are reported apart, so a cluster stuck on NOSPACE (the thing
+    maintenance repairs) is told apart from a member that is down or cut off.
+'''
+
+EXAMPLES = r'''
+- name: Read the cluster's status over TLS
+  etcdops.etcd.etcd_status:
+    endpoints:
+      - https://10.0.0.11:2379
+      - https://10.0.0.12:2379
+      - https://10.0.0.13:2379
+    cacert: /etc/kubernetes/pki/etcd/ca.crt
+    cert: /etc/kubernetes/pki/etcd/healthcheck-client.crt
+    key: /etc/kubernetes/pki/etcd/healthcheck-client.key
+  register: etcd
+
+- name: Stop unless the cluster is healthy
+  ansible.builtin.assert:
+    that: etcd.healthy
+    fail_msg: "Unhealthy members: {{ etcd.members | rejectattr('healthy') | map(attribute='name') | list }}"
+
+- name: Members whose db is more than 80 % of its quota
+  ansible.builtin.debug:
+    msg: "{{ etcd.members | selectattr('quota_usage', 'gt', 0.8) | map(attribute='name') | list }}"
+'''
+
+RETURN = r'''
+healthy:
+  description: Every voting member is healthy, the cluster has a leader and no alarm is active.
+  returned: success
+  type: bool
+  sample: true
+leader:
+  description: Id of the leader (16 hex digits as etcdctl prints), null when no member sees one.
+  returned: success
+  type: str
+  sample: 8e9e05c52164694d
+cluster_id:
+  description: Id of the cluster.
+  returned: success
+  type: str
+  sample: cdf818194e3a8c32
+revision:
+  description: The highest key-value store revision any member reports.
+  returned: success
+  type: int
+  sample: 10734
+alarms:
+  description: Active alarms of the cluster, one item per (member, alarm) pair.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"member_id": "8e9e05c52164694d", "alarm": "NOSPACE"}]
+  contains:
+    member_id:
+      description: Id of the member that raised the alarm.
+      type: str
+    alarm:
+      description: V(NOSPACE) or V(CORRUPT).
+      type: str
+members:
+  description: Every member of the cluster, in the order of etcd's member list.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Member id, 16 hex digits.
+      type: str
+      sample: 8e9e05c52164694d
+    name:
+      description: Member name (C(--name)); empty for a member added but never started.
+      type: str
+      sample: etcd-1
+    endpoint:
+      description: The client URL this module used for the member; null if it has none.
+      type: str
+      sample: https://10.0.0.11:2379
+    client_urls:
+      description: Client URLs the member advertises.
+      type: list
+      elements: str
+      sample: ["https://10.0.0.11:2379"]
+    peer_urls:
+      description: Peer URLs of the member.
+      type: list
+      elements: str
+      sample: ["https://10.0.0.11:2380"]
+    is_learner:
+      description: The member is a non-voting learner.
+      type: bool
+      sample: false
+    reachable:
+      description: The member answered its status request.
+      type: bool
+      sample: true
+    healthy:
+      description: Reachable, sees a leader, and reports no error other than an active alarm.
+      type: bool
+      sample: true
+    is_leader:
+      description: The member is the leader.
+      type: bool
+      sample: false
+    version:
+      description: etcd version of the member; null when unreachable.
+      type: str
+      sample: 3.5.16
+    db_size:
+      description: Size of the member's backend database file in bytes (C(etcdctl endpoint status) DB SIZE).
+      type: int
+      sample: 157286400
+    db_size_in_use:
+      description: Bytes of the database file in use; the rest are free pages a defrag gives back.
+      type: int
+      sample: 52428800
+    db_size_free:
+      description: Free bytes in the database file, RV(members[].db_size) minus RV(members[].db_size_in_use).
+      type: int
+      sample: 104857600
+    fragmentation_ratio:
+      description: Share of the database file that is free, from 0 to 1.
+      type: float
+      sample: 0.6667
+    quota_bytes:
+      description: The member's space quota in bytes.
+      type: int
+      sample: 2147483648
+    quota_source:
+      description: >-
+        Where RV(members[].quota_bytes) comes from: V(status) (etcd 3.6), V(metrics) (the member's
+        C(/metrics)), V(option) (O(quota_bytes)) or V(default) (etcd's default of 2 GiB).
+      type: str
+      sample: metrics
+    quota_usage:
+      description: RV(members[].db_size) divided by RV(members[].quota_bytes); at 1 etcd raises NOSPACE.
+      type: float
+      sample: 0.0732
+    raft_term:
+      description: Raft term the member is in.
+      type: int
+      sample: 2
+    raft_index:
+      description: Raft index the member has committed.
+      type: int
+      sample: 10780
+    raft_applied_index:
+      description: Raft index the member has applied.
+      type: int
+      sample: 10780
+    revision:
+      description: Key-value store revision the member reports.
+      type: int
+      sample: 10734
+    alarms:
+      description: Alarms active on this member.
+      type: list
+      elements: str
+      sample: ["NOSPACE"]
+    errors:
+      description: >-
+        Errors the member reports in its status (such as an active alarm), or why it could not
+        be reached.
+      type: list
+      elements: str
+      sample: ["memberID:10276657743932975437 alarm:NOSPACE"]
+    error:
+      description: Kind of failure when the member is unreachable (for example V(unreachable), V(tls), V(auth)).
+      type: str
+      returned: when the member is unreachable
+      sample: unreachable
+'''
+
+from ansible_collections.etcdops.etcd.plugins.module_utils.common import EtcdModule
+
+
+def main():
+    module = EtcdModule(quota=True, supports_check_mode=True)
+    module.run(lambda client: dict(changed=False, **client.cluster_status()))
+
+
+if __name__ == '__main__':
+    main()

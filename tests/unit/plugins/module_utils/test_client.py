@@ -1,0 +1,75 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) etcdops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Client helpers that need no etcd: endpoint spelling, the member shape, concurrency."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import threading
+
+import pytest
+
+from ansible_collections.etcdops.etcd.plugins.module_utils import client, errors
+
+
+@pytest.mark.parametrize('given, tls, expected', [
+    ('127.0.0.1:2379', False, 'http://127.0.0.1:2379'),
+    ('127.0.0.1:2379', True, 'https://127.0.0.1:2379'),
+    (' https://etcd-1:2379/ ', False, 'https://etcd-1:2379'),
+])
+def test_normalize_endpoint(given, tls, expected):
+    assert client.normalize_endpoint(given, tls=tls) == expected
+
+
+def test_member_entry_of_an_unreachable_member_has_every_key_of_a_reachable_one():
+    member = dict(id='0000000000000001', name='etcd-1', client_urls=['http://a:2379'],
+                  peer_urls=['http://a:2380'], is_learner=False)
+    status = dict(endpoint='http://a:2379', version='3.5.16', db_size=100, db_size_in_use=60, db_size_free=40,
+                  fragmentation_ratio=0.4, quota_bytes=1000, quota_source='metrics', quota_usage=0.1,
+                  raft_term=2, raft_index=10, raft_applied_index=10, revision=5, errors=[], leader='0000000000000001',
+                  is_learner=False)
+    reachable = client.member_entry(member, status, ['NOSPACE'], '0000000000000001')
+    unreachable = client.member_entry(member, None, [], '0000000000000002')
+    assert reachable['reachable'] is True and reachable['healthy'] is True and reachable['is_leader'] is True
+    assert reachable['alarms'] == ['NOSPACE']
+    assert unreachable['reachable'] is False and unreachable['healthy'] is False
+    assert set(reachable) - {'endpoint', 'errors'} <= set(unreachable)
+
+
+def test_member_with_a_non_alarm_error_is_unhealthy():
+    member = dict(id='1', name='m', client_urls=[], peer_urls=[], is_learner=False)
+    status = dict(endpoint='x', version='3.5.16', db_size=1, db_size_in_use=1, db_size_free=0,
+                  fragmentation_ratio=0.0, quota_bytes=1, quota_source='default', quota_usage=1.0, raft_term=1,
+                  raft_index=1, raft_applied_index=1, revision=1, leader='1', is_learner=False,
+                  errors=['memberID:1 alarm:NOSPACE', 'raft: something broke'])
+    assert client.member_entry(member, status, [], '1')['healthy'] is False
+    status['errors'] = ['memberID:1 alarm:NOSPACE']
+    assert client.member_entry(member, status, [], '1')['healthy'] is True
+
+
+def test_run_concurrently_runs_in_parallel_and_keeps_etcd_errors_as_data():
+    barrier = threading.Barrier(3, timeout=10)
+
+    def waits():
+        # Deadlocks (and times out) unless all three calls run at the same time.
+        barrier.wait()
+        return 'ok'
+
+    def fails():
+        barrier.wait()
+        raise errors.EtcdConnectionError('http://x:2379', 'connection refused')
+
+    results = client.run_concurrently({'a': waits, 'b': waits, 'c': fails})
+    assert results['a'] == ('ok', None) and results['b'] == ('ok', None)
+    assert results['c'][0] is None and results['c'][1].kind == 'unreachable'
+
+
+def test_run_concurrently_lets_bugs_surface():
+    def bug():
+        raise KeyError('not an etcd error')
+
+    with pytest.raises(KeyError):
+        client.run_concurrently({'a': bug})

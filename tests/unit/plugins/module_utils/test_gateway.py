@@ -1,0 +1,67 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) etcdops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Error bodies of the gateway -> typed errors, for both body formats."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.etcdops.etcd.plugins.module_utils import errors
+from ansible_collections.etcdops.etcd.plugins.module_utils.gateway import classify_error_body
+
+E = 'https://10.0.0.1:2379'
+
+
+def body_34(message, code):
+    return '{"error":"%s","message":"%s","code":%d}' % (message, message, code)
+
+
+def body_35(message, code):
+    return '{"code":%d,"message":"%s"}' % (code, message)
+
+
+@pytest.mark.parametrize('make_body', [body_34, body_35])
+@pytest.mark.parametrize('status, message, code, cls', [
+    (429, 'etcdserver: mvcc: database space exceeded', 8, errors.EtcdNoSpaceError),
+    (400, 'etcdserver: mvcc: required revision has been compacted', 11, errors.EtcdCompactedError),
+    (400, 'etcdserver: mvcc: required revision is a future revision', 11, errors.EtcdFutureRevisionError),
+    (412, 'etcdserver: not leader', 9, errors.EtcdNotLeaderError),
+    (403, 'etcdserver: permission denied', 7, errors.EtcdPermissionError),
+    (500, 'etcdserver: authentication failed, invalid user ID or password', 2, errors.EtcdAuthError),
+    (400, 'etcdserver: user name is empty', 3, errors.EtcdAuthError),
+    (400, 'CommonName of client sending a request against gateway will be ignored and not used as expected',
+     3, errors.EtcdGatewayCommonNameError),
+    (503, 'etcdserver: request timed out', 14, errors.EtcdAPIError),
+])
+def test_error_bodies_become_typed_errors(make_body, status, message, code, cls):
+    exc = classify_error_body(E, status, make_body(message, code))
+    assert type(exc) is cls
+    assert exc.code == code
+    assert exc.http_status == status
+    assert exc.message.startswith(E + ': ' + message)
+    assert exc.endpoint == E
+
+
+def test_every_message_names_the_endpoint_and_a_remedy():
+    exc = classify_error_body(E, 429, body_35('etcdserver: mvcc: database space exceeded', 8))
+    assert 'compact' in exc.message and 'defragment' in exc.message and 'disarm' in exc.message
+
+
+def test_empty_user_gets_its_own_remedy():
+    exc = classify_error_body(E, 400, body_35('etcdserver: user name is empty', 3))
+    assert 'ETCDCTL_USER' in exc.message
+
+
+def test_404_without_an_etcd_body_is_left_to_the_caller():
+    # The transport probes /version to tell "gateway off" from "not etcd".
+    assert classify_error_body(E, 404, '404 page not found\n') is None
+
+
+def test_html_is_not_etcd():
+    exc = classify_error_body(E, 502, '<html><body>Bad gateway</body></html>')
+    assert isinstance(exc, errors.EtcdNotEtcdError)
+    assert 'HTTP 502' in exc.message
