@@ -17,6 +17,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
+import binascii
+import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -261,6 +264,52 @@ class EtcdClient:
             if member['endpoint'] and _same_url(member['endpoint'], endpoint):
                 return member
         return None
+
+    def move_leader(self, cluster, target_id):
+        """Hand leadership to the voting member ``target_id``; the request must reach the leader."""
+        leader = self.leader_status(cluster)
+        self.transport.call(leader['endpoint'], 'maintenance/transfer-leadership',
+                            {'targetID': str(api.member_id_int(target_id))})
+
+    def hashkv(self, endpoint, revision=0):
+        """Hash of one member's key-value store up to ``revision`` (0: the current one).
+
+        Raises EtcdUnsupportedError before etcd 3.5.16 (no hashkv in the gateway there)."""
+        answer = self.transport.call(endpoint, 'maintenance/hashkv', {'revision': str(revision)})
+        return {
+            'hash': api.to_int(api.field(answer, 'hash')),
+            'compact_revision': api.to_int(api.field(answer, 'compactRevision')),
+            'revision': api.parse_header(answer)['revision'],
+        }
+
+    def snapshot(self, endpoint, out, timeout=None):
+        """Stream one member's snapshot into the binary file object ``out``.
+
+        etcd sends the database file followed by the 32-byte SHA-256 of it; only the file is
+        written, and the digest is checked. Returns ``{'size', 'sha256'}``; raises
+        EtcdSnapshotError when the digest is missing or does not match.
+        """
+        digest = hashlib.sha256()
+        size = 0
+        tail = b''
+        for message in self.transport.stream(endpoint, 'maintenance/snapshot', {}, timeout=timeout):
+            try:
+                chunk = base64.b64decode(api.field(message, 'blob') or '', validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise errors.EtcdSnapshotError(endpoint, 'the snapshot stream holds invalid base64 (%s)' % exc)
+            # Hold back the last 32 bytes seen: they are the digest if the stream ends here.
+            data = tail + chunk
+            body, tail = data[:-32], data[-32:]
+            if body:
+                digest.update(body)
+                out.write(body)
+                size += len(body)
+        if len(tail) < 32:
+            raise errors.EtcdSnapshotError(endpoint, 'the snapshot stream ended after %d bytes, without its '
+                                                     'SHA-256' % (size + len(tail)))
+        if tail != digest.digest():
+            raise errors.EtcdSnapshotError(endpoint, 'the snapshot does not match its SHA-256 (%d bytes)' % size)
+        return {'size': size, 'sha256': digest.hexdigest()}
 
     def leader_status(self, cluster):
         """A fresh status of the current leader, following a leadership change once."""

@@ -109,6 +109,16 @@ class EtcdGatewayDisabledError(EtcdError):
               'or use the grpc transport')
 
 
+class EtcdSnapshotError(EtcdError):
+    kind = 'snapshot'
+    remedy = 'The snapshot was not kept; take it again, from another member if this one keeps failing'
+
+
+class EtcdUnsupportedError(EtcdError):
+    kind = 'unsupported'
+    remedy = 'The member runs an etcd version without this call; upgrade it, or do without it'
+
+
 class EtcdNotEtcdError(EtcdError):
     kind = 'not_etcd'
     remedy = 'The endpoint answered, but not like etcd: check that the URL is a client URL of an etcd member'

@@ -53,29 +53,60 @@ _CLIENT_CERT_ALERTS = ('certificate required', 'bad certificate', 'unknown ca', 
 
 _MAX_ERROR_BODY = 64 * 1024
 
+_AUTH_NEEDED = ('Authentication is enabled on this cluster: set user and password (ETCDCTL_USER, '
+                'ETCDCTL_PASSWORD) of a user with the root role')
+
+# Go's http.NotFound text: what etcd's client port answers for /v3/... with the gateway off.
+# With the gateway on, an RPC this etcd version does not have gets the gateway's "Not Found".
+_NO_GATEWAY_BODY = '404 page not found'
+
 # Handed to Request for http:// URLs, where it is never used (see GatewayTransport._open).
 _PLAIN_CONTEXT = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def classify_error_body(endpoint, http_status, body):
-    """Turn an HTTP error answer of the gateway into a typed error (pure: unit-tested)."""
+    """Turn an HTTP error answer of the gateway into a typed error (pure: unit-tested).
+
+    Returns None for a 404 that is not an etcd error body: only the caller can tell, by asking
+    /version, whether that is etcd (gateway off, or an RPC this version lacks) or not etcd at all.
+    """
     message, code = error_message(body)
     if message is None:
-        if http_status == 404:
-            # Decided by the caller, which can probe /version to tell "etcd without
-            # gateway" from "not etcd at all".
+        # Some refusals come as plain text, such as the CommonName trap's.
+        text = to_text(body).strip()
+        if _match(text) is not None:
+            message = text
+        elif http_status == 404:
             return None
-        return errors.EtcdNotEtcdError(
-            endpoint, 'unexpected HTTP %s answer that is not an etcd error: %s'
-            % (http_status, to_text(body)[:200].strip()), http_status=http_status)
+        else:
+            return errors.EtcdNotEtcdError(
+                endpoint, 'unexpected HTTP %s answer that is not an etcd error: %s'
+                % (http_status, text[:200]), http_status=http_status)
+    cls = _match(message) or errors.EtcdAPIError
+    if cls is errors.EtcdAuthError and ('user name is empty' in message or 'user name not found' in message):
+        return cls(endpoint, message, code=code, http_status=http_status, remedy=_AUTH_NEEDED)
+    return cls(endpoint, message, code=code, http_status=http_status)
+
+
+def classify_404(endpoint, body, is_etcd, rpc=None):
+    """A 404 without an etcd error body: not etcd, etcd without its gateway, or an RPC this
+    etcd version lacks (pure: unit-tested; ``is_etcd`` comes from asking /version)."""
+    if not is_etcd:
+        return errors.EtcdNotEtcdError(endpoint, 'HTTP 404 for the etcd v3 API, and /version is not etcd\'s',
+                                       http_status=404)
+    if to_text(body).strip() == _NO_GATEWAY_BODY:
+        return errors.EtcdGatewayDisabledError(endpoint, 'the v3 JSON gateway is not available (HTTP 404)',
+                                               http_status=404)
+    return errors.EtcdUnsupportedError(endpoint, 'this etcd version does not offer %s (HTTP 404)'
+                                       % (rpc or 'this call'), http_status=404)
+
+
+def _match(message):
+    lowered = message.lower()
     for needle, cls in _MESSAGE_CLASSES:
-        if needle.lower() in message.lower():
-            if cls is errors.EtcdAuthError and 'user name is empty' in message:
-                return cls(endpoint, message, code=code, http_status=http_status,
-                           remedy='Authentication is enabled on this cluster: set user and password '
-                                  '(ETCDCTL_USER, ETCDCTL_PASSWORD) of a user with the root role')
-            return cls(endpoint, message, code=code, http_status=http_status)
-    return errors.EtcdAPIError(endpoint, message, code=code, http_status=http_status)
+        if needle.lower() in lowered:
+            return cls
+    return None
 
 
 def _classify_tls(endpoint, exc):
@@ -195,16 +226,13 @@ class GatewayTransport:
             raise errors.EtcdNotEtcdError(endpoint, 'the answer is not a JSON object')
         return data
 
-    def _raise_http(self, endpoint, failure):
+    def _raise_http(self, endpoint, failure, rpc=None):
         exc = classify_error_body(endpoint, failure.status, failure.body)
         if exc is not None:
+            if isinstance(exc, errors.EtcdAuthError) and not self.user:
+                exc.remedy = _AUTH_NEEDED
             raise exc
-        # A 404 without an etcd error body: etcd with its gateway off, or no etcd at all.
-        if self._looks_like_etcd(endpoint):
-            raise errors.EtcdGatewayDisabledError(endpoint, 'the v3 JSON gateway is not available (HTTP 404)',
-                                                  http_status=404)
-        raise errors.EtcdNotEtcdError(endpoint, 'HTTP 404 for the etcd v3 API, and /version is not etcd\'s',
-                                      http_status=404)
+        raise classify_404(endpoint, failure.body, self._looks_like_etcd(endpoint), rpc)
 
     def _looks_like_etcd(self, endpoint):
         try:
@@ -221,14 +249,14 @@ class GatewayTransport:
                                      {'name': self.user, 'password': self.password or ''})
         except _HTTPFailure as failure:
             exc = classify_error_body(endpoint, failure.status, failure.body)
-            if exc is not None and 'authentication is not enabled' in exc.detail:
+            if exc is None:
+                self._raise_http(endpoint, failure, 'auth/authenticate')
+            if 'authentication is not enabled' in exc.detail:
                 # Same inventory for clusters with and without auth: like etcdctl, go on without a token.
                 return ''
-            if exc is not None and failure.status == 404:
-                self._raise_http(endpoint, failure)
             if isinstance(exc, errors.EtcdAuthError):
                 exc.detail = 'authentication as user %r failed (%s)' % (self.user, exc.detail)
-            self._raise_http(endpoint, failure)
+            raise exc
         return answer.get('token') or ''
 
     def _current_token(self, endpoint, renew=False):
@@ -257,7 +285,42 @@ class GatewayTransport:
                     return self._post_json(endpoint, path, body, timeout=timeout, token=token)
                 except _HTTPFailure as second:
                     failure = second
-            self._raise_http(endpoint, failure)
+            self._raise_http(endpoint, failure, rpc)
+
+    def stream(self, endpoint, rpc, body=None, timeout=None):
+        """POST a server-streaming RPC (``maintenance/snapshot``); yield each message's result.
+
+        The gateway writes one JSON object per line; ``timeout`` bounds each read, so a member
+        that stops sending is noticed, however long the whole stream takes.
+        """
+        headers = {'Content-Type': 'application/json'}
+        token = self._current_token(endpoint)
+        if token:
+            headers['Authorization'] = token
+        try:
+            response = self._open(endpoint, '/v3/' + rpc, data=json.dumps(body or {}), timeout=timeout,
+                                  headers=headers)
+        except _HTTPFailure as failure:
+            self._raise_http(endpoint, failure, rpc)
+        while True:
+            try:
+                line = response.readline()
+            except (socket.timeout, TimeoutError):
+                raise errors.EtcdTimeoutError(endpoint, 'the %s stream stalled for %s seconds'
+                                              % (rpc, timeout or self.timeout))
+            except (ssl.SSLError, OSError) as exc:
+                raise self._from_reason(endpoint, exc, timeout or self.timeout)
+            if not line:
+                return
+            if not line.strip():
+                continue
+            message = self._decode(endpoint, line)
+            if 'error' in message:
+                # A failure after the stream started: {"error": {"code", "message"}}.
+                error = message['error']
+                raise classify_error_body(endpoint, 500, json.dumps(error if isinstance(error, dict)
+                                                                    else {'message': error}))
+            yield message.get('result', message)
 
     def get_text(self, endpoint, path, timeout=None, limit=4 * 1024 * 1024):
         """GET a plain-text page such as ``/metrics``; returns text or raises EtcdError."""

@@ -166,3 +166,19 @@ def test_etcd_36_status_shape():
     assert status["db_size_quota"] > 0
     assert status["storage_version"]
     assert status["db_size_free"] == status["db_size"] - status["db_size_in_use"]
+
+
+@pytest.mark.parametrize("version", RECORDED_VERSIONS)
+def test_recorded_learner(version):
+    assert api.parse_status(load(version, "status_learner")["json"])["is_learner"] is True
+    members = api.parse_member_list(load(version, "member_list_with_learner")["json"])
+    assert [m["is_learner"] for m in members].count(True) == 1
+
+
+@pytest.mark.parametrize("version", RECORDED_VERSIONS)
+def test_recorded_nospace_status_reports_the_alarm_in_errors(version):
+    status = api.parse_status(load(version, "status_nospace")["json"])
+    # 3.4.23 recorded every member's alarm in each member's status; 3.5 only the member's own.
+    assert set(api.alarms_in_errors(status["errors"])) == {"NOSPACE"}
+    assert api.non_alarm_errors(status["errors"]) == []
+    assert api.quota_from_metrics(load(version, "metrics_quota_nospace")["body"]) == 16777216

@@ -8,6 +8,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
+import hashlib
+import io
 import threading
 
 import pytest
@@ -73,3 +76,50 @@ def test_run_concurrently_lets_bugs_surface():
 
     with pytest.raises(KeyError):
         client.run_concurrently({'a': bug})
+
+
+class _Stream:
+    """Stands in for the transport's stream(): the gateway's snapshot messages, nothing else."""
+
+    def __init__(self, messages):
+        self.messages = messages
+
+    def stream(self, endpoint, rpc, body=None, timeout=None):
+        assert rpc == 'maintenance/snapshot'
+        return iter(self.messages)
+
+
+def _snapshot_messages(payload, digest, chunk=7):
+    data = payload + digest
+    return [{'remaining_bytes': str(len(data) - i - chunk), 'blob': base64.b64encode(data[i:i + chunk]).decode()}
+            for i in range(0, len(data), chunk)]
+
+
+def _snapshot(messages):
+    out = io.BytesIO()
+    etcd = client.EtcdClient(_Stream(messages), ['http://a:2379'])
+    return etcd.snapshot('http://a:2379', out), out.getvalue()
+
+
+@pytest.mark.parametrize('chunk', [1, 5, 31, 32, 33, 4096])
+def test_snapshot_writes_the_db_without_its_digest_and_checks_it(chunk):
+    payload = bytes(range(256)) * 3
+    result, written = _snapshot(_snapshot_messages(payload, hashlib.sha256(payload).digest(), chunk))
+    assert written == payload
+    assert result == {'size': len(payload), 'sha256': hashlib.sha256(payload).hexdigest()}
+
+
+def test_snapshot_with_a_wrong_digest_is_refused():
+    payload = b'x' * 100
+    with pytest.raises(errors.EtcdSnapshotError, match='does not match its SHA-256'):
+        _snapshot(_snapshot_messages(payload, hashlib.sha256(b'other').digest()))
+
+
+def test_truncated_snapshot_is_refused():
+    with pytest.raises(errors.EtcdSnapshotError, match='without its SHA-256'):
+        _snapshot(_snapshot_messages(b'short', b''))
+
+
+def test_snapshot_with_invalid_base64_is_refused():
+    with pytest.raises(errors.EtcdSnapshotError, match='invalid base64'):
+        _snapshot([{'blob': 'not base64!'}])

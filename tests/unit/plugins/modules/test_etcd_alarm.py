@@ -44,6 +44,17 @@ def test_nospace_is_disarmed_when_every_member_is_under_quota():
     assert skipped == [] and warnings == []
 
 
+def test_nospace_is_kept_while_a_member_is_near_its_quota():
+    # Measured: NOSPACE raised with the file at 94 % of a 16 MiB quota (a 1 MiB write would cross it).
+    members = [member('etcd-1', '0000000000000001', db_size=15773696)] + MEMBERS[1:]
+    to_disarm, skipped, _warnings = etcd_alarm.plan_disarm(cluster(members, [NOSPACE]), 'NOSPACE', None, False)
+    assert to_disarm == []
+    assert 'etcd-1 is at 94 % of its quota' in skipped[0]['reason']
+    to_disarm, skipped, _warnings = etcd_alarm.plan_disarm(cluster(members, [NOSPACE]), 'NOSPACE', None, False,
+                                                           max_quota_usage=0.95)
+    assert to_disarm == [NOSPACE] and skipped == []
+
+
 def test_nospace_is_kept_while_a_member_is_at_its_quota():
     members = [member('etcd-1', '0000000000000001', db_size=QUOTA)] + MEMBERS[1:]
     to_disarm, skipped, warnings = etcd_alarm.plan_disarm(cluster(members, [NOSPACE]), 'NOSPACE', None, False)
