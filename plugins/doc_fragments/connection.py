@@ -68,6 +68,15 @@ options:
         does not answer in time is reported, never waited on forever.
     type: int
     default: 10
+  discover:
+    description:
+      - Also reach the members that no endpoint names, at the client URLs they advertise in the
+        member list.
+      - Set V(false) where each member can only be reached from its own host (kubeadm's
+        C(https://127.0.0.1:2379) with certificates on that host). Results then describe only the
+        members the endpoints reach; the full member list is still read.
+    type: bool
+    default: true
 notes:
   - The modules speak etcd's v3 API through its JSON gateway (C(POST /v3/...)), enabled by default
     in etcd 3.4 and 3.5 (C(--enable-grpc-gateway)). Nothing needs installing on the host that runs

@@ -44,6 +44,25 @@ def _same_url(a, b):
     return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
 
 
+def find_member(members, wanted):
+    """A member of cluster_status()'s members by name, hex id or client URL; None if none matches."""
+    wanted = wanted.strip().rstrip('/')
+    for member in members:
+        if wanted in (member['name'], member.get('endpoint')) or wanted in member['client_urls']:
+            return member
+        try:
+            if member['id'] and int(wanted, 16) == int(member['id'], 16):
+                return member
+        except ValueError:
+            pass
+    return None
+
+
+def describe_members(members):
+    """``etcd-1 (8e9e05c52164694d), ...`` for messages that must say what would have matched."""
+    return ', '.join('%s (%s)' % (m['name'], m['id']) for m in members)
+
+
 def run_concurrently(calls):
     """Run ``{key: zero-argument callable}`` in threads; return ``{key: (result, error)}``.
 
@@ -65,11 +84,12 @@ def run_concurrently(calls):
 class EtcdClient:
     """Cluster-level operations over a transport (see gateway.GatewayTransport)."""
 
-    def __init__(self, transport, endpoints, quota_bytes=None):
+    def __init__(self, transport, endpoints, quota_bytes=None, discover=True):
         tls = bool(getattr(transport, 'cacert', None) or getattr(transport, 'cert', None))
         self.transport = transport
         self.endpoints = [normalize_endpoint(e, tls=tls) for e in endpoints]
         self.quota_bytes = quota_bytes
+        self.discover = discover
 
     # -- cluster-wide calls, sent to the first endpoint that answers -----------------------
 
@@ -164,8 +184,10 @@ class EtcdClient:
         """Status of every member of the cluster, fetched concurrently.
 
         Members named in ``endpoints`` are asked at that URL; the others at their first
-        advertised client URL. An unreachable member is data (``reachable: false``), not an
-        error: only when no endpoint answers at all is EtcdError raised (the first endpoint's).
+        advertised client URL, unless ``discover`` is off: then ``members`` holds only the members
+        the endpoints name (``member_list`` always holds all). An unreachable member is data
+        (``reachable: false``), not an error: only when no endpoint answers at all is EtcdError
+        raised (the first endpoint's).
         """
         calls = dict((('status', e), (lambda e=e: self.member_status(e))) for e in self.endpoints)
         calls[('members',)] = lambda: self._first_answer('cluster/member/list')
@@ -194,7 +216,7 @@ class EtcdClient:
         # Members nobody named: ask them at their advertised client URLs.
         extra = {}
         for member in members:
-            if member['id'] in answers:
+            if member['id'] in answers or not self.discover:
                 continue
             url = self._pick_client_url(member, failures)
             if url:
@@ -233,8 +255,10 @@ class EtcdClient:
             if status is not None:
                 result_members.append(member_entry(member, status, member_alarms, leader))
                 continue
-            entry = member_entry(member, None, member_alarms, leader)
             endpoint = extra.get(member['id']) or self._given_endpoint_of(member, failures)
+            if endpoint is None and not self.discover:
+                continue
+            entry = member_entry(member, None, member_alarms, leader)
             error = failures.get(endpoint)
             entry['endpoint'] = endpoint
             entry['errors'] = [error.message if error else
@@ -250,12 +274,21 @@ class EtcdClient:
             'alarms': alarms,
             'revision': revision,
             'members': result_members,
+            'member_list': members,
         }
 
     def _given_endpoint_of(self, member, failures):
         for endpoint in failures:
             if any(_same_url(endpoint, url) for url in member['client_urls']):
                 return endpoint
+        return None
+
+    def first_reachable_member(self, cluster):
+        """The member at the first given endpoint that answered, or None."""
+        for endpoint in self.endpoints:
+            member = self.member_by(cluster, endpoint)
+            if member and member['reachable']:
+                return member
         return None
 
     def member_by(self, cluster, endpoint):
@@ -281,6 +314,30 @@ class EtcdClient:
             'compact_revision': api.to_int(api.field(answer, 'compactRevision')),
             'revision': api.parse_header(answer)['revision'],
         }
+
+    def hash_members(self, cluster, revision=0):
+        """hashkv of every reachable member of ``cluster`` at one revision, concurrently.
+
+        ``revision`` 0 takes the lowest current revision among them, so that every member can
+        answer for it. Fills each member's ``hashkv`` (or ``hashkv_error``) in place and returns
+        (revision, consistent): consistent is None with fewer than two hashes to compare.
+        """
+        reachable = [m for m in cluster['members'] if m['reachable']]
+        if not revision:
+            revision = min([m['revision'] for m in reachable] or [0])
+        results = run_concurrently(dict((m['id'], (lambda m=m: self.hashkv(m['endpoint'], revision)))
+                                        for m in reachable))
+        hashes = set()
+        for member in cluster['members']:
+            answer, error = results.get(member['id'], (None, None))
+            member['hashkv'] = answer
+            if answer is not None:
+                hashes.add(answer['hash'])
+            elif error is not None:
+                member['hashkv_error'] = ('unsupported: hashkv needs etcd 3.5.16 or later'
+                                          if error.kind == 'unsupported' else error.message)
+        compared = [m for m in cluster['members'] if m['hashkv'] is not None]
+        return revision, (len(hashes) == 1 if len(compared) >= 2 else None)
 
     def snapshot(self, endpoint, out, timeout=None):
         """Stream one member's snapshot into the binary file object ``out``.
@@ -328,7 +385,8 @@ class EtcdClient:
             remedy='Check that the cluster has quorum (etcdops.etcd.etcd_status)')
 
     def wait_until_caught_up(self, endpoint, target_index, timeout, interval=0.5):
-        """Poll one member until it answers and has applied ``target_index``.
+        """Poll one member until it answers, sees a leader and has applied ``target_index``
+        (None: the index the member itself reports as committed when it first answers).
 
         Returns its last status; raises EtcdTimeoutError when ``timeout`` runs out.
         """
@@ -337,13 +395,15 @@ class EtcdClient:
         while True:
             try:
                 status = self.member_status(endpoint)
+                if target_index is None:
+                    target_index = status['raft_index']
                 if status['leader'] and status['raft_applied_index'] >= target_index:
                     return status
                 last_error = None
             except errors.EtcdError as exc:
                 last_error = exc
             if time.monotonic() >= deadline:
-                detail = 'did not catch up to raft index %d within %s seconds' % (target_index, timeout)
+                detail = 'did not catch up to raft index %s within %s seconds' % (target_index, timeout)
                 if last_error is not None:
                     detail += ' (last error: %s)' % last_error.detail
                 raise errors.EtcdTimeoutError(

@@ -36,6 +36,7 @@ def connection_argument_spec():
         password=dict(type='str', no_log=True, fallback=(env_fallback, ['ETCDCTL_PASSWORD'])),
         validate_certs=dict(type='bool', default=True),
         timeout=dict(type='int', default=10),
+        discover=dict(type='bool', default=True),
     )
 
 
@@ -78,7 +79,8 @@ class EtcdModule(AnsibleModule):
                 user=user, password=password, validate_certs=self.params['validate_certs'],
                 timeout=self.params['timeout'])
             self._client = EtcdClient(transport, self.params['endpoints'],
-                                      quota_bytes=self.params.get('quota_bytes'))
+                                      quota_bytes=self.params.get('quota_bytes'),
+                                      discover=self.params['discover'])
         return self._client
 
     def fail_etcd(self, exc, **result):

@@ -122,21 +122,8 @@ skipped:
   sample: [{"member_id": "8e9e05c52164694d", "alarm": "NOSPACE", "reason": "member etcd-1 is at 101 % of its quota"}]
 '''
 
+from ansible_collections.etcdops.etcd.plugins.module_utils.client import describe_members, find_member
 from ansible_collections.etcdops.etcd.plugins.module_utils.common import EtcdModule
-
-
-def find_member(members, wanted):
-    """A member of etcd_status's members by name, hex id or client URL; None if no match."""
-    wanted_text = wanted.strip().rstrip('/')
-    for member in members:
-        if wanted_text in (member['name'], member['endpoint']) or wanted_text in member['client_urls']:
-            return member
-        try:
-            if member['id'] and int(wanted_text, 16) == int(member['id'], 16):
-                return member
-        except ValueError:
-            pass
-    return None
 
 
 def nospace_blockers(members, max_quota_usage):
@@ -184,8 +171,8 @@ def manage(module, client):
     if params['member']:
         member = find_member(cluster['members'], params['member'])
         if member is None:
-            module.fail_json(msg='no member named %r in the cluster; members: %s' % (
-                params['member'], ', '.join('%s (%s)' % (m['name'], m['id']) for m in cluster['members'])))
+            module.fail_json(msg='no member named %r in the cluster; members: %s'
+                             % (params['member'], describe_members(cluster['members'])))
     result = dict(changed=False, alarms=before, disarmed=[], raised=[], skipped=[])
 
     if params['state'] == 'absent':
@@ -222,12 +209,8 @@ def manage(module, client):
 
 
 def default_member(client, cluster):
-    """The member at the first given endpoint that answered."""
-    for endpoint in client.endpoints:
-        member = client.member_by(cluster, endpoint)
-        if member and member['reachable']:
-            return member
-    return next(m for m in cluster['members'] if m['reachable'])
+    """The member at the first given endpoint that answered, else any that answered."""
+    return client.first_reachable_member(cluster) or next(m for m in cluster['members'] if m['reachable'])
 
 
 def main():

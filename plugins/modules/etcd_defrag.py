@@ -19,7 +19,9 @@ description:
   - A member is defragmented only when O(rule) holds for it, evaluated on a status of that
     member taken just before its turn, or always with O(force=true).
   - After each defragmentation the module waits until the member answers again and has
-    applied every raft entry the leader had when its defragmentation ended, then goes on.
+    applied every raft entry the leader had when its defragmentation ended, then goes on. Where
+    the leader cannot be reached from the host running the module (O(discover=false)), it waits
+    for the member to apply every entry it knows to be committed.
   - Learners are skipped (etcd cannot defragment a learner).
   - Before anything changes, every named member must answer, the cluster must have a leader
     and O(rule) must evaluate on every member; otherwise nothing is defragmented.
@@ -258,12 +260,19 @@ class Defragmenter:
             exc.remedy = ('etcd goes on defragmenting after the client gives up: wait until the member '
                           'answers again, then raise defrag_timeout (about 5 s per GB of db_size)')
             raise
-        leader = self.client.leader_status(cluster)
-        after = self.client.wait_until_caught_up(member['endpoint'], leader['raft_index'],
+        after = self.client.wait_until_caught_up(member['endpoint'], self.leader_index(cluster),
                                                  self.params['wait_timeout'])
         result.update(db_size_after=after['db_size'],
                       reclaimed_bytes=max(entry['db_size'] - after['db_size'], 0),
                       seconds=round(time.monotonic() - started, 3))
+
+    def leader_index(self, cluster):
+        """The leader's raft index now, or None where this host cannot reach the leader
+        (discover=false): the member then waits for its own committed index instead."""
+        try:
+            return self.client.leader_status(cluster)['raft_index']
+        except EtcdError:
+            return None
 
     def run(self):
         expression = None if self.params['force'] else compile_rule(self.params['rule'])

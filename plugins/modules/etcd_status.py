@@ -27,7 +27,20 @@ extends_documentation_fragment:
   - etcdops.etcd.attributes
   - etcdops.etcd.attributes.check_mode_full
   - etcdops.etcd.attributes.diff_mode_none
-options: {}
+options:
+  hashkv:
+    description:
+      - Also hash every reached member's key-value store at one revision (C(maintenance/hashkv)), to
+        show that the members hold the same data. Needs etcd 3.5.16 or later; older members report
+        RV(members[].hashkv_error).
+    type: bool
+    default: false
+  hashkv_revision:
+    description:
+      - The revision to hash at with O(hashkv). V(0) takes the lowest current revision of the reached
+        members. Compare hashes taken at the same revision only.
+    type: int
+    default: 0
 notes:
   - A member is RV(members[].healthy) when it answers, sees a leader, and reports no error other
     than an active alarm. Alarms are reported apart, so a cluster stuck on NOSPACE (the thing
@@ -58,7 +71,8 @@ EXAMPLES = r'''
 
 RETURN = r'''
 healthy:
-  description: Every voting member is healthy, the cluster has a leader and no alarm is active.
+  description: >-
+    Every voting member in RV(members) is healthy, the cluster has a leader and no alarm is active.
   returned: success
   type: bool
   sample: true
@@ -90,8 +104,47 @@ alarms:
     alarm:
       description: V(NOSPACE) or V(CORRUPT).
       type: str
+hashkv_revision:
+  description: The revision the members were hashed at.
+  returned: when O(hashkv=true)
+  type: int
+  sample: 10734
+hashkv_consistent:
+  description: >-
+    All hashed members have the same hash; null when fewer than two members could be hashed
+    (old etcd, or O(discover=false) with one endpoint).
+  returned: when O(hashkv=true)
+  type: bool
+  sample: true
+member_list:
+  description: Every member of the cluster as its member list has it, whatever O(discover) says.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"id": "8e9e05c52164694d", "name": "etcd-1", "client_urls": ["https://10.0.0.11:2379"],
+            "peer_urls": ["https://10.0.0.11:2380"], "is_learner": false}]
+  contains:
+    id:
+      description: Member id, 16 hex digits.
+      type: str
+    name:
+      description: Member name.
+      type: str
+    client_urls:
+      description: Client URLs the member advertises.
+      type: list
+      elements: str
+    peer_urls:
+      description: Peer URLs of the member.
+      type: list
+      elements: str
+    is_learner:
+      description: The member is a learner.
+      type: bool
 members:
-  description: Every member of the cluster, in the order of etcd's member list.
+  description: >-
+    Every member of the cluster, in the order of etcd's member list; with O(discover=false) only
+    the members that O(endpoints) name.
   returned: success
   type: list
   elements: dict
@@ -196,6 +249,26 @@ members:
       type: list
       elements: str
       sample: ["memberID:10276657743932975437 alarm:NOSPACE"]
+    hashkv:
+      description: The member's hash of its key-value store at RV(hashkv_revision); null if unavailable.
+      type: dict
+      returned: when O(hashkv=true)
+      sample: {"hash": 1727417644, "revision": 10734, "compact_revision": 10001}
+      contains:
+        hash:
+          description: The hash.
+          type: int
+        revision:
+          description: The member's current revision when it answered.
+          type: int
+        compact_revision:
+          description: The member's compacted revision (-1 if never compacted).
+          type: int
+    hashkv_error:
+      description: Why RV(members[].hashkv) is null.
+      type: str
+      returned: when O(hashkv=true) and the member could not be hashed
+      sample: "unsupported: hashkv needs etcd 3.5.16 or later"
     error:
       description: Kind of failure when the member is unreachable (for example V(unreachable), V(tls), V(auth)).
       type: str
@@ -206,9 +279,24 @@ members:
 from ansible_collections.etcdops.etcd.plugins.module_utils.common import EtcdModule
 
 
+def status(module, client):
+    cluster = client.cluster_status()
+    if module.params['hashkv']:
+        cluster['hashkv_revision'], cluster['hashkv_consistent'] = client.hash_members(
+            cluster, module.params['hashkv_revision'])
+    return dict(changed=False, **cluster)
+
+
 def main():
-    module = EtcdModule(quota=True, supports_check_mode=True)
-    module.run(lambda client: dict(changed=False, **client.cluster_status()))
+    module = EtcdModule(
+        argument_spec=dict(
+            hashkv=dict(type='bool', default=False),
+            hashkv_revision=dict(type='int', default=0),
+        ),
+        quota=True,
+        supports_check_mode=True,
+    )
+    module.run(lambda client: status(module, client))
 
 
 if __name__ == '__main__':

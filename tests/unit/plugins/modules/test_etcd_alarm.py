@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.etcdops.etcd.plugins.module_utils.client import find_member
 from ansible_collections.etcdops.etcd.plugins.modules import etcd_alarm
 
 QUOTA = 16 * 1024 * 1024
@@ -32,10 +33,10 @@ MEMBERS = [member('etcd-1', '0000000000000001'), member('etcd-2', '0000000000000
 
 
 def test_find_member_by_name_id_and_url():
-    assert etcd_alarm.find_member(MEMBERS, 'etcd-2')['id'] == '0000000000000002'
-    assert etcd_alarm.find_member(MEMBERS, '2')['name'] == 'etcd-2'
-    assert etcd_alarm.find_member(MEMBERS, 'http://127.0.0.1:2382/')['name'] == 'etcd-3'
-    assert etcd_alarm.find_member(MEMBERS, 'nope') is None
+    assert find_member(MEMBERS, 'etcd-2')['id'] == '0000000000000002'
+    assert find_member(MEMBERS, '2')['name'] == 'etcd-2'
+    assert find_member(MEMBERS, 'http://127.0.0.1:2382/')['name'] == 'etcd-3'
+    assert find_member(MEMBERS, 'nope') is None
 
 
 def test_nospace_is_disarmed_when_every_member_is_under_quota():
