@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) etcdops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -88,7 +87,7 @@ class DelayProxies:
 
 def timed(call, repeat):
     samples = []
-    for _ in range(repeat):
+    for _repetition in range(repeat):
         started = time.perf_counter()
         call()
         samples.append((time.perf_counter() - started) * 1000.0)

@@ -20,7 +20,8 @@ attributes:
       - etcdops.etcd.etcd
   platform:
     description: Target OS/families that can be operated against.
-    support: N/A
+    support: full
+    platforms: posix
 '''
 
     CHECK_MODE_FULL = r'''

@@ -16,6 +16,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.client import EtcdClient
@@ -73,6 +75,12 @@ class EtcdModule(AnsibleModule):
                 self.fail_json(msg='endpoints is empty: give at least one client URL such as https://10.0.0.1:2379')
             if bool(self.params['cert']) != bool(self.params['key']):
                 self.fail_json(msg='cert and key go together: set both (ETCDCTL_CERT, ETCDCTL_KEY) or neither')
+            for name in ('cacert', 'cert', 'key'):
+                path = self.params[name]
+                if path and not os.access(path, os.R_OK):
+                    self.fail_json(msg='%s %s cannot be read on this host (%s): check the path, and become a '
+                                       'user that may read it' % (name, path, 'missing' if not os.path.exists(path)
+                                                                  else 'permission denied'))
             user, password = self.credentials()
             transport = GatewayTransport(
                 cacert=self.params['cacert'], cert=self.params['cert'], key=self.params['key'],

@@ -13,7 +13,7 @@ module: etcd_alarm
 short_description: List, disarm or raise etcd alarms (NOSPACE, CORRUPT)
 version_added: 0.1.0
 description:
-  - Lists the active alarms of the cluster (O(state=list)).
+  - Lists the active alarms of the cluster (without O(state)).
   - Disarms alarms (O(state=absent)), each by its exact (member, alarm) pair, as
     C(etcdctl alarm disarm) does.
   - Raises an alarm on a member (O(state=present)), for recovery drills.
@@ -25,7 +25,7 @@ description:
   - A CORRUPT alarm means members disagree on the data; disarming it hides that. It is only
     disarmed with O(force=true).
 author:
-  - etcdops maintainers
+  - etcdops maintainers (@etcdops)
 extends_documentation_fragment:
   - etcdops.etcd.connection
   - etcdops.etcd.connection.quota
@@ -35,12 +35,11 @@ extends_documentation_fragment:
 options:
   state:
     description:
-      - V(list) only reads the alarms.
       - V(absent) disarms the O(alarm) alarms (of O(member) when given).
       - V(present) raises O(alarm) on O(member).
+      - Not set, the module only lists the alarms.
     type: str
-    choices: [list, absent, present]
-    default: list
+    choices: [absent, present]
   alarm:
     description:
       - Which alarm. V(all) (with O(state=absent) only) means every alarm.
@@ -216,7 +215,7 @@ def default_member(client, cluster):
 def main():
     module = EtcdModule(
         argument_spec=dict(
-            state=dict(type='str', default='list', choices=['list', 'absent', 'present']),
+            state=dict(type='str', choices=['absent', 'present']),
             alarm=dict(type='str', default='NOSPACE', choices=['NOSPACE', 'CORRUPT', 'all']),
             member=dict(type='str'),
             force=dict(type='bool', default=False),

@@ -18,9 +18,9 @@ description:
   - Compacts to O(revision), or to the current revision minus O(keep) revisions, or, when
     neither is given, to the current revision.
   - Compaction is cluster-wide, so it is sent once, to the first endpoint that answers.
-  - Already compacted to that revision or beyond reports RV(changed=false).
+  - Already compacted to that revision or beyond reports C(changed=false).
 author:
-  - etcdops maintainers
+  - etcdops maintainers (@etcdops)
 extends_documentation_fragment:
   - etcdops.etcd.connection
   - etcdops.etcd.attributes
@@ -78,7 +78,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 revision:
-  description: The revision compacted to (or that was already compacted when RV(changed=false)); 0 when nothing was due.
+  description: The revision compacted to (or that was already compacted when C(changed=false)); 0 when nothing was due.
   returned: success
   type: int
   sample: 10734

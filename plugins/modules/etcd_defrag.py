@@ -27,7 +27,7 @@ description:
     and O(rule) must evaluate on every member; otherwise nothing is defragmented.
   - A failure stops at that member; the members after it are not touched.
 author:
-  - etcdops maintainers
+  - etcdops maintainers (@etcdops)
 requirements:
   - jmespath (on the host that runs the module), for O(rule)
 extends_documentation_fragment:
@@ -254,12 +254,16 @@ class Defragmenter:
         if not defrag or self.module.check_mode:
             return
         started = time.monotonic()
+        # Not defragmented until etcd says so: a refused call (auth, permission) changed nothing.
+        result['defragmented'] = False
         try:
             self.client.defragment(member['endpoint'], timeout=self.params['defrag_timeout'])
         except EtcdTimeoutError as exc:
             exc.remedy = ('etcd goes on defragmenting after the client gives up: wait until the member '
                           'answers again, then raise defrag_timeout (about 5 s per GB of db_size)')
+            result['defragmented'] = True
             raise
+        result['defragmented'] = True
         after = self.client.wait_until_caught_up(member['endpoint'], self.leader_index(cluster),
                                                  self.params['wait_timeout'])
         result.update(db_size_after=after['db_size'],

@@ -15,13 +15,13 @@ version_added: 0.1.0
 description:
   - Hands raft leadership to the voting member O(target), or away from the member O(avoid) to the
     healthiest caught-up voting follower, as C(etcdctl move-leader) does.
-  - Already so (O(target) leads, or O(avoid) does not) reports RV(changed=false).
+  - Already so (O(target) leads, or O(avoid) does not) reports C(changed=false).
   - Learners are never chosen. A target that is unreachable, unhealthy or a learner is refused.
   - Waits until the new leader is in place, at most O(wait_timeout) seconds.
   - Typical use is to move leadership off a member before defragmenting it, since defragmenting
     the leader stalls lease renewals of the whole cluster.
 author:
-  - etcdops maintainers
+  - etcdops maintainers (@etcdops)
 extends_documentation_fragment:
   - etcdops.etcd.connection
   - etcdops.etcd.attributes

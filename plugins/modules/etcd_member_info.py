@@ -24,7 +24,7 @@ description:
     quota. When the member answers at O(endpoints), its database size is taken into account.
   - Read-only. A host without such an etcd process gives RV(found=false), not a failure.
 author:
-  - etcdops maintainers
+  - etcdops maintainers (@etcdops)
 extends_documentation_fragment:
   - etcdops.etcd.connection
   - etcdops.etcd.attributes

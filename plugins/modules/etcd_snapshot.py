@@ -19,10 +19,10 @@ description:
     SHA-256 that etcd appends to the stream, synced to disk, made mode 0600, and only then renamed
     into place. A snapshot that fails the check is deleted, never left under a snapshot's name.
   - Files are named C(<prefix><UTC time>-r<revision>.db). When the newest snapshot in O(dest) already
-    holds the cluster's current revision, nothing new is taken (RV(changed=false)) unless O(force=true).
+    holds the cluster's current revision, nothing new is taken (C(changed=false)) unless O(force=true).
   - O(keep) retains only the newest N snapshots of that prefix in O(dest).
 author:
-  - etcdops maintainers
+  - etcdops maintainers (@etcdops)
 extends_documentation_fragment:
   - etcdops.etcd.connection
   - etcdops.etcd.attributes
@@ -76,7 +76,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 path:
-  description: The snapshot file (the newest existing one when RV(changed=false); the would-be path in check mode).
+  description: The snapshot file (the newest existing one when C(changed=false); the would-be path in check mode).
   returned: success
   type: str
   sample: /var/backups/etcd/etcd-snapshot-20261123T203000Z-r10734.db

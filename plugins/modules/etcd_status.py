@@ -20,7 +20,7 @@ description:
   - Read-only. An unreachable member is reported as data (RV(members[].reachable=false)); the
     module fails only when no endpoint answers at all.
 author:
-  - etcdops maintainers
+  - etcdops maintainers (@etcdops)
 extends_documentation_fragment:
   - etcdops.etcd.connection
   - etcdops.etcd.connection.quota

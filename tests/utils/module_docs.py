@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) etcdops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -80,8 +79,7 @@ def _return_rows(returns, prefix=''):
     for name, spec in returns.items():
         yield prefix + name, spec
         if spec.get('contains'):
-            for row in _return_rows(spec['contains'], prefix + name + '[].'):
-                yield row
+            yield from _return_rows(spec['contains'], prefix + name + '[].')
 
 
 def render_module(name, doc, examples, returns):
@@ -98,16 +96,16 @@ def render_module(name, doc, examples, returns):
         description = ' '.join(markup(line) for line in _lines(spec['description']))
         if spec.get('choices'):
             description += ' Choices: %s.' % ', '.join('`%s`' % c for c in spec['choices'])
-        out.append('| `%s` | %s | %s | %s |' % (option, kind, '' if default is None else '`%s`' % markup(default),
-                                                 description))
+        shown_default = '' if default is None else '`%s`' % markup(default)
+        out.append('| `%s` | %s | %s | %s |' % (option, kind, shown_default, description))
     if doc['notes']:
         out += ['', '### Notes', '']
         out += ['- %s' % markup(note) for note in doc['notes']]
     out += ['', '### Examples', '', '```yaml', examples.strip(), '```', '', '### Return values', '',
             '| key | type | returned | description |', '|---|---|---|---|']
     for key, spec in _return_rows(returns):
-        out.append('| `%s` | %s | %s | %s |' % (key, spec.get('type', ''), markup(spec.get('returned', '')),
-                                                 ' '.join(markup(line) for line in _lines(spec['description']))))
+        description = ' '.join(markup(line) for line in _lines(spec['description']))
+        out.append('| `%s` | %s | %s | %s |' % (key, spec.get('type', ''), markup(spec.get('returned', '')), description))
     return '\n'.join(out)
 
 

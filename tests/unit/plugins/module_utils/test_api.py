@@ -12,7 +12,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.etcdops.etcd.plugins.module_utils import api
-from ansible_collections.etcdops.etcd.tests.unit.plugins.module_utils.fixtures import (
+from ansible_collections.etcdops.etcd.tests.unit.plugins.module_utils.recorded import (
     RECORDED_VERSIONS,
     load,
 )

@@ -9,12 +9,17 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import ssl
 
 import pytest
 
 from ansible_collections.etcdops.etcd.plugins.module_utils import errors
-from ansible_collections.etcdops.etcd.plugins.module_utils.gateway import classify_404, classify_error_body
-from ansible_collections.etcdops.etcd.tests.unit.plugins.module_utils.fixtures import (
+from ansible_collections.etcdops.etcd.plugins.module_utils.gateway import (
+    _classify_tls,
+    classify_404,
+    classify_error_body,
+)
+from ansible_collections.etcdops.etcd.tests.unit.plugins.module_utils.recorded import (
     HERE,
     RECORDED_VERSIONS,
     load,
@@ -46,7 +51,7 @@ def body_35(message, code):
 ])
 def test_error_bodies_become_typed_errors(make_body, status, message, code, cls):
     exc = classify_error_body(E, status, make_body(message, code))
-    assert type(exc) is cls
+    assert isinstance(exc, cls) and exc.kind == cls.kind
     assert exc.code == code
     assert exc.http_status == status
     assert exc.message.startswith(E + ': ' + message)
@@ -136,3 +141,29 @@ def test_recorded_404s(version):
         assert exc.kind == 'unsupported' and 'maintenance/hashkv' in exc.message
     else:
         assert hashkv['status'] == 200 and 'hash' in hashkv['json']
+
+
+def test_defragment_without_a_user_is_an_auth_error_with_the_user_remedy():
+    # Recorded on 3.4.23/3.5.1/3.5.30: defragment without a token on an auth-enabled cluster.
+    exc = classify_error_body(E, 500, '{"code":2,"message":"auth: user not found"}')
+    assert exc.kind == 'auth' and 'ETCDCTL_USER' in exc.message
+
+
+def test_unknown_rpc_on_3_5_30_is_left_to_the_404_probe():
+    # 3.5.30 answers an RPC it lacks with a JSON body, older versions with plain "Not Found".
+    assert classify_error_body(E, 404, '{"code":5, "message":"Not Found"}') is None
+    assert classify_404(E, '{"code":5, "message":"Not Found"}', True, 'x/y').kind == 'unsupported'
+
+
+@pytest.mark.parametrize('exc, kind', [
+    (ssl.SSLEOFError(8, 'EOF occurred in violation of protocol (_ssl.c:2427)'), 'client_certificate'),
+    (ssl.SSLError(1, '[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required'),
+     'client_certificate'),
+    (ssl.SSLError(1, '[SSL: SSLV3_ALERT_BAD_CERTIFICATE] sslv3 alert bad certificate'), 'client_certificate'),
+    (ssl.SSLError(1, '[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca'), 'client_certificate'),
+    (ssl.SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed'), 'tls'),
+    (ssl.SSLError(1, '[SSL: WRONG_VERSION_NUMBER] wrong version number'), 'tls'),
+])
+def test_tls_failures_as_seen_against_real_etcd(exc, kind):
+    # Each exception as Python raised it against the sandbox's TLS clusters (3.4.23, 3.5.1, 3.5.30).
+    assert _classify_tls(E, exc).kind == kind
