@@ -25,8 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.six.moves.urllib.parse import urlparse
 
-from ansible_collections.etcdops.etcd.plugins.module_utils import api
-from ansible_collections.etcdops.etcd.plugins.module_utils import errors
+from ansible_collections.etcdops.etcd.plugins.module_utils import api, errors
 
 _MAX_WORKERS = 16
 
@@ -191,7 +190,6 @@ class EtcdClient:
         """
         calls = dict((('status', e), (lambda e=e: self.member_status(e))) for e in self.endpoints)
         calls[('members',)] = lambda: self._first_answer('cluster/member/list')
-        calls[('alarms',)] = lambda: self._first_answer('maintenance/alarm', {'action': 'GET'})
         results = run_concurrently(calls)
 
         answers = {}
@@ -208,10 +206,6 @@ class EtcdClient:
         if members_error is not None:
             raise members_error
         members = api.parse_member_list(members_result[1])
-        alarms_result, alarms_error = results[('alarms',)]
-        if alarms_error is not None:
-            raise alarms_error
-        alarms = api.parse_alarms(alarms_result[1])
 
         # Members nobody named: ask them at their advertised client URLs.
         extra = {}
@@ -228,6 +222,9 @@ class EtcdClient:
             else:
                 failures[extra[member_id]] = error
 
+        # Alarms from the statuses, not from the alarm RPC: that one is a raft proposal, so it
+        # fails without quorum - just when an operator most needs this answer.
+        alarms = api.alarms_from_errors([e for status in answers.values() for e in status['errors']])
         return self._assemble(members, answers, failures, extra, alarms)
 
     def _pick_client_url(self, member, failures):
@@ -353,7 +350,7 @@ class EtcdClient:
             try:
                 chunk = base64.b64decode(api.field(message, 'blob') or '', validate=True)
             except (binascii.Error, ValueError) as exc:
-                raise errors.EtcdSnapshotError(endpoint, 'the snapshot stream holds invalid base64 (%s)' % exc)
+                raise errors.EtcdSnapshotError(endpoint, 'the snapshot stream holds invalid base64 (%s)' % exc) from exc
             # Hold back the last 32 bytes seen: they are the digest if the stream ends here.
             data = tail + chunk
             body, tail = data[:-32], data[-32:]

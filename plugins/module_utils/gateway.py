@@ -164,7 +164,7 @@ class GatewayTransport:
             except (ssl.SSLError, OSError, ValueError) as exc:
                 raise errors.EtcdTLSError(endpoint, 'cannot load the TLS files (%s)' % to_native(exc),
                                           remedy='Check that cacert, cert and key name readable PEM files '
-                                                 'and that key belongs to cert')
+                                                 'and that key belongs to cert') from exc
         return self._tls_context
 
     def _open(self, endpoint, path, data=None, method='POST', timeout=None, headers=None):
@@ -177,19 +177,20 @@ class GatewayTransport:
             return self._request.open(method, url, data=data, headers=headers or {}, timeout=timeout,
                                       context=context)
         except HTTPError as exc:
-            raise _HTTPFailure(exc.code, _read_limited(exc))
+            raise _HTTPFailure(exc.code, _read_limited(exc)) from exc
         except (ssl.SSLError, ssl.CertificateError) as exc:
-            raise _classify_tls(endpoint, exc)
+            raise _classify_tls(endpoint, exc) from exc
         except URLError as exc:
-            raise self._from_reason(endpoint, exc.reason, timeout)
+            raise self._from_reason(endpoint, exc.reason, timeout) from exc
         except (socket.timeout, TimeoutError) as exc:
-            raise errors.EtcdTimeoutError(endpoint, 'no answer within %s seconds (%s)' % (timeout, to_native(exc)))
+            raise errors.EtcdTimeoutError(
+                endpoint, 'no answer within %s seconds (%s)' % (timeout, to_native(exc))) from exc
         except (ConnectionError, OSError) as exc:
-            raise self._from_reason(endpoint, exc, timeout)
+            raise self._from_reason(endpoint, exc, timeout) from exc
         except ValueError as exc:
-            raise errors.EtcdConnectionError(endpoint, 'invalid endpoint URL (%s)' % to_native(exc))
+            raise errors.EtcdConnectionError(endpoint, 'invalid endpoint URL (%s)' % to_native(exc)) from exc
         except Exception as exc:  # ansible's own urls errors (SSLValidationError, ConnectionError, ...)
-            raise self._from_ansible_error(endpoint, exc)
+            raise self._from_ansible_error(endpoint, exc) from exc
 
     def _from_reason(self, endpoint, reason, timeout):
         if isinstance(reason, (ssl.SSLError, ssl.CertificateError)):
@@ -222,11 +223,13 @@ class GatewayTransport:
         try:
             raw = response.read()
         except (socket.timeout, TimeoutError):
-            raise errors.EtcdTimeoutError(endpoint, 'no complete answer within %s seconds' % (timeout or self.timeout))
+            raise errors.EtcdTimeoutError(
+                endpoint, 'no complete answer within %s seconds' % (timeout or self.timeout)) from None
         except (ssl.SSLError, OSError) as exc:
-            raise self._from_reason(endpoint, exc, timeout or self.timeout)
+            raise self._from_reason(endpoint, exc, timeout or self.timeout) from exc
         except HTTPException as exc:
-            raise errors.EtcdConnectionError(endpoint, 'the answer broke off (%s: %s)' % (type(exc).__name__, exc))
+            raise errors.EtcdConnectionError(
+                endpoint, 'the answer broke off (%s: %s)' % (type(exc).__name__, exc)) from exc
         return self._decode(endpoint, raw)
 
     @staticmethod
@@ -235,7 +238,7 @@ class GatewayTransport:
             data = json.loads(to_text(raw))
         except ValueError:
             raise errors.EtcdNotEtcdError(
-                endpoint, 'the answer is not JSON (%s)' % to_text(raw)[:120].strip())
+                endpoint, 'the answer is not JSON (%s)' % to_text(raw)[:120].strip()) from None
         if not isinstance(data, dict):
             raise errors.EtcdNotEtcdError(endpoint, 'the answer is not a JSON object')
         return data
@@ -270,7 +273,7 @@ class GatewayTransport:
                 return ''
             if isinstance(exc, errors.EtcdAuthError):
                 exc.detail = 'authentication as user %r failed (%s)' % (self.user, exc.detail)
-            raise exc
+            raise exc from failure
         return answer.get('token') or ''
 
     def _current_token(self, endpoint, renew=False):
@@ -321,13 +324,13 @@ class GatewayTransport:
                 line = response.readline()
             except (socket.timeout, TimeoutError):
                 raise errors.EtcdTimeoutError(endpoint, 'the %s stream stalled for %s seconds'
-                                              % (rpc, timeout or self.timeout))
+                                              % (rpc, timeout or self.timeout)) from None
             except (ssl.SSLError, OSError) as exc:
-                raise self._from_reason(endpoint, exc, timeout or self.timeout)
+                raise self._from_reason(endpoint, exc, timeout or self.timeout) from exc
             except HTTPException as exc:
                 # Such as IncompleteRead: the member went away in the middle of the stream.
                 raise errors.EtcdConnectionError(endpoint, 'the %s stream broke off (%s: %s)'
-                                                 % (rpc, type(exc).__name__, exc))
+                                                 % (rpc, type(exc).__name__, exc)) from exc
             if not line:
                 return
             if not line.strip():
@@ -347,9 +350,10 @@ class GatewayTransport:
             return to_text(response.read(limit))
         except _HTTPFailure as failure:
             raise errors.EtcdNotEtcdError(endpoint, 'HTTP %s for %s' % (failure.status, path),
-                                          http_status=failure.status)
+                                          http_status=failure.status) from failure
         except (socket.timeout, TimeoutError):
-            raise errors.EtcdTimeoutError(endpoint, 'no answer for %s within %s seconds' % (path, timeout or self.timeout))
+            raise errors.EtcdTimeoutError(
+                endpoint, 'no answer for %s within %s seconds' % (path, timeout or self.timeout)) from None
 
 
 class _HTTPFailure(Exception):

@@ -183,14 +183,14 @@ def compile_rule(rule):
     try:
         return jmespath.compile(rule)
     except jmespath.exceptions.JMESPathError as exc:
-        raise RuleError('rule %r is not a valid JMESPath expression: %s' % (rule, exc))
+        raise RuleError('rule %r is not a valid JMESPath expression: %s' % (rule, exc)) from exc
 
 
 def rule_holds(expression, rule, member):
     try:
         value = expression.search(member)
     except jmespath.exceptions.JMESPathError as exc:
-        raise RuleError('rule %r cannot be evaluated on member %s: %s' % (rule, member['name'], exc))
+        raise RuleError('rule %r cannot be evaluated on member %s: %s' % (rule, member['name'], exc)) from exc
     if not isinstance(value, bool):
         raise RuleError('rule %r must give true or false, but gives %r for member %s: compare with a value, '
                         'for example fragmentation_ratio > `0.45`' % (rule, value, member['name']))

@@ -126,14 +126,15 @@ def snapshot_name(prefix, revision, now=None):
 
 def existing_snapshots(directory, prefix):
     """Our snapshots in ``directory``, oldest first: (name, revision)."""
-    pattern = re.compile(r'^%s\d{8}T\d{6}Z-r(\d+)\.db$' % re.escape(prefix))
+    pattern = re.compile(r'^%s(\d{8}T\d{6}Z)-r(\d+)\.db$' % re.escape(prefix))
     found = []
     if os.path.isdir(directory):
         for name in os.listdir(directory):
             match = pattern.match(name)
             if match:
-                found.append((name, int(match.group(1))))
-    return sorted(found)
+                found.append((match.group(1), int(match.group(2)), name))
+    # By time, then revision: two snapshots of one second must not sort r10 before r9.
+    return [(name, revision) for _stamp, revision, name in sorted(found)]
 
 
 def to_remove(snapshots, keep):
@@ -149,7 +150,8 @@ def save(module, client):
     cluster = client.cluster_status()
     member = client.first_reachable_member(cluster)
     if member is None:
-        raise EtcdError(client.endpoints[0], 'no given endpoint answers', remedy='Name a member that is up in endpoints')
+        raise EtcdError(client.endpoints[0], 'no given endpoint answers',
+                        remedy='Name a member that is up in endpoints')
     status = client.member_status(member['endpoint'])
     revision = status['revision']
     snapshots = existing_snapshots(dest, params['prefix'])

@@ -182,3 +182,20 @@ def test_recorded_nospace_status_reports_the_alarm_in_errors(version):
     assert set(api.alarms_in_errors(status["errors"])) == {"NOSPACE"}
     assert api.non_alarm_errors(status["errors"]) == []
     assert api.quota_from_metrics(load(version, "metrics_quota_nospace")["body"]) == 16777216
+
+
+@pytest.mark.parametrize("version", RECORDED_VERSIONS)
+def test_alarms_from_status_errors_match_the_alarm_list(version):
+    # Recorded in the same NOSPACE state: the status errors and the alarm RPC agree.
+    from_status = api.alarms_from_errors(api.parse_status(load(version, "status_nospace")["json"])["errors"])
+    from_rpc = api.parse_alarms(load(version, "alarm_list_nospace")["json"])
+    assert from_status == from_rpc
+
+
+def test_alarms_from_errors_ignores_other_errors_and_duplicates():
+    errors = ["memberID:3319814642761637952 alarm:NOSPACE ", "raft: something",
+              "memberID:3319814642761637952 alarm:NOSPACE ", "memberID:185828541645115251 alarm:CORRUPT "]
+    assert api.alarms_from_errors(errors) == [
+        {"member_id": "02943212f5e2cf73", "alarm": "CORRUPT"},
+        {"member_id": "2e1259d415f2a040", "alarm": "NOSPACE"},
+    ]
