@@ -113,8 +113,10 @@ raised:
   type: list
   elements: dict
   sample: []
-skipped:
-  description: Pairs left active, each with the reason.
+kept:
+  description: >-
+    Pairs left active although they matched, each with the reason (a NOSPACE disarm that would
+    not hold, a CORRUPT alarm without O(force)). Not named C(skipped): Ansible reserves that key.
   returned: success
   type: list
   elements: dict
@@ -142,10 +144,10 @@ def nospace_blockers(members, max_quota_usage):
 
 
 def plan_disarm(cluster, alarm, member, force, max_quota_usage=0.9):
-    """(to_disarm, skipped, warnings) for state=absent."""
+    """(to_disarm, kept, warnings) for state=absent."""
     wanted = [a for a in cluster['alarms']
               if (alarm == 'all' or a['alarm'] == alarm) and (member is None or a['member_id'] == member['id'])]
-    to_disarm, skipped, warnings = [], [], []
+    to_disarm, kept, warnings = [], [], []
     blockers = nospace_blockers(cluster['members'], max_quota_usage)
     for pair in wanted:
         reason = None
@@ -155,11 +157,11 @@ def plan_disarm(cluster, alarm, member, force, max_quota_usage=0.9):
         elif pair['alarm'] == 'NOSPACE' and blockers and not force:
             reason = '; '.join(blockers)
         if reason:
-            skipped.append(dict(pair, reason=reason))
+            kept.append(dict(pair, reason=reason))
             warnings.append('Not disarming %s on member %s: %s' % (pair['alarm'], pair['member_id'], reason))
         else:
             to_disarm.append(pair)
-    return to_disarm, skipped, warnings
+    return to_disarm, kept, warnings
 
 
 def manage(module, client):
@@ -172,10 +174,10 @@ def manage(module, client):
         if member is None:
             module.fail_json(msg='no member named %r in the cluster; members: %s'
                              % (params['member'], describe_members(cluster['members'])))
-    result = dict(changed=False, alarms=before, disarmed=[], raised=[], skipped=[])
+    result = dict(changed=False, alarms=before, disarmed=[], raised=[], kept=[])
 
     if params['state'] == 'absent':
-        to_disarm, result['skipped'], warnings = plan_disarm(cluster, params['alarm'], member, params['force'],
+        to_disarm, result['kept'], warnings = plan_disarm(cluster, params['alarm'], member, params['force'],
                                                              params['max_quota_usage'])
         for warning in warnings:
             module.warn(warning)

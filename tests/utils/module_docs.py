@@ -105,7 +105,8 @@ def render_module(name, doc, examples, returns):
             '| key | type | returned | description |', '|---|---|---|---|']
     for key, spec in _return_rows(returns):
         description = ' '.join(markup(line) for line in _lines(spec['description']))
-        out.append('| `%s` | %s | %s | %s |' % (key, spec.get('type', ''), markup(spec.get('returned', '')), description))
+        returned = markup(spec.get('returned', ''))
+        out.append('| `%s` | %s | %s | %s |' % (key, spec.get('type', ''), returned, description))
     return '\n'.join(out)
 
 

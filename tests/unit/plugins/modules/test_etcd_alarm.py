@@ -40,57 +40,57 @@ def test_find_member_by_name_id_and_url():
 
 
 def test_nospace_is_disarmed_when_every_member_is_under_quota():
-    to_disarm, skipped, warnings = etcd_alarm.plan_disarm(cluster(MEMBERS, [NOSPACE]), 'NOSPACE', None, False)
+    to_disarm, kept, warnings = etcd_alarm.plan_disarm(cluster(MEMBERS, [NOSPACE]), 'NOSPACE', None, False)
     assert to_disarm == [NOSPACE]
-    assert skipped == [] and warnings == []
+    assert kept == [] and warnings == []
 
 
 def test_nospace_is_kept_while_a_member_is_near_its_quota():
     # Measured: NOSPACE raised with the file at 94 % of a 16 MiB quota (a 1 MiB write would cross it).
     members = [member('etcd-1', '0000000000000001', db_size=15773696)] + MEMBERS[1:]
-    to_disarm, skipped, _warnings = etcd_alarm.plan_disarm(cluster(members, [NOSPACE]), 'NOSPACE', None, False)
+    to_disarm, kept, _warnings = etcd_alarm.plan_disarm(cluster(members, [NOSPACE]), 'NOSPACE', None, False)
     assert to_disarm == []
-    assert 'etcd-1 is at 94 % of its quota' in skipped[0]['reason']
-    to_disarm, skipped, _warnings = etcd_alarm.plan_disarm(cluster(members, [NOSPACE]), 'NOSPACE', None, False,
+    assert 'etcd-1 is at 94 % of its quota' in kept[0]['reason']
+    to_disarm, kept, _warnings = etcd_alarm.plan_disarm(cluster(members, [NOSPACE]), 'NOSPACE', None, False,
                                                            max_quota_usage=0.95)
-    assert to_disarm == [NOSPACE] and skipped == []
+    assert to_disarm == [NOSPACE] and kept == []
 
 
 def test_nospace_is_kept_while_a_member_is_at_its_quota():
     members = [member('etcd-1', '0000000000000001', db_size=QUOTA)] + MEMBERS[1:]
-    to_disarm, skipped, warnings = etcd_alarm.plan_disarm(cluster(members, [NOSPACE]), 'NOSPACE', None, False)
+    to_disarm, kept, warnings = etcd_alarm.plan_disarm(cluster(members, [NOSPACE]), 'NOSPACE', None, False)
     assert to_disarm == []
-    assert 'etcd-1 is at 100 % of its quota' in skipped[0]['reason']
+    assert 'etcd-1 is at 100 % of its quota' in kept[0]['reason']
     assert warnings and 'Not disarming NOSPACE' in warnings[0]
-    forced, skipped, _warnings = etcd_alarm.plan_disarm(cluster(members, [NOSPACE]), 'NOSPACE', None, True)
-    assert forced == [NOSPACE] and skipped == []
+    forced, kept, _warnings = etcd_alarm.plan_disarm(cluster(members, [NOSPACE]), 'NOSPACE', None, True)
+    assert forced == [NOSPACE] and kept == []
 
 
 def test_nospace_is_kept_while_a_member_cannot_be_checked():
     members = MEMBERS[:2] + [member('etcd-3', '0000000000000003', reachable=False)]
-    to_disarm, skipped, _warnings = etcd_alarm.plan_disarm(cluster(members, [NOSPACE]), 'NOSPACE', None, False)
+    to_disarm, kept, _warnings = etcd_alarm.plan_disarm(cluster(members, [NOSPACE]), 'NOSPACE', None, False)
     assert to_disarm == []
-    assert 'cannot be reached' in skipped[0]['reason']
+    assert 'cannot be reached' in kept[0]['reason']
 
 
 def test_a_learner_over_quota_does_not_block():
     members = MEMBERS + [member('learner', '0000000000000004', db_size=QUOTA * 2, is_learner=True)]
-    to_disarm, _skipped, _warnings = etcd_alarm.plan_disarm(cluster(members, [NOSPACE]), 'NOSPACE', None, False)
+    to_disarm, _kept, _warnings = etcd_alarm.plan_disarm(cluster(members, [NOSPACE]), 'NOSPACE', None, False)
     assert to_disarm == [NOSPACE]
 
 
 def test_corrupt_needs_force():
-    to_disarm, skipped, _warnings = etcd_alarm.plan_disarm(cluster(MEMBERS, [NOSPACE, CORRUPT]), 'all', None, False)
+    to_disarm, kept, _warnings = etcd_alarm.plan_disarm(cluster(MEMBERS, [NOSPACE, CORRUPT]), 'all', None, False)
     assert to_disarm == [NOSPACE]
-    assert skipped[0]['alarm'] == 'CORRUPT' and 'force' in skipped[0]['reason']
-    to_disarm, skipped, _warnings = etcd_alarm.plan_disarm(cluster(MEMBERS, [NOSPACE, CORRUPT]), 'all', None, True)
-    assert to_disarm == [NOSPACE, CORRUPT] and skipped == []
+    assert kept[0]['alarm'] == 'CORRUPT' and 'force' in kept[0]['reason']
+    to_disarm, kept, _warnings = etcd_alarm.plan_disarm(cluster(MEMBERS, [NOSPACE, CORRUPT]), 'all', None, True)
+    assert to_disarm == [NOSPACE, CORRUPT] and kept == []
 
 
 def test_disarm_restricted_to_one_member_and_one_type():
     other = {'member_id': '0000000000000003', 'alarm': 'NOSPACE'}
     alarms = [NOSPACE, CORRUPT, other]
-    to_disarm, _skipped, _warnings = etcd_alarm.plan_disarm(cluster(MEMBERS, alarms), 'NOSPACE', MEMBERS[2], False)
+    to_disarm, _kept, _warnings = etcd_alarm.plan_disarm(cluster(MEMBERS, alarms), 'NOSPACE', MEMBERS[2], False)
     assert to_disarm == [other]
-    to_disarm, skipped, _warnings = etcd_alarm.plan_disarm(cluster(MEMBERS, alarms), 'CORRUPT', None, False)
-    assert to_disarm == [] and len(skipped) == 1
+    to_disarm, kept, _warnings = etcd_alarm.plan_disarm(cluster(MEMBERS, alarms), 'CORRUPT', None, False)
+    assert to_disarm == [] and len(kept) == 1
