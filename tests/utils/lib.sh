@@ -1,0 +1,123 @@
+# shellcheck shell=bash disable=SC2034
+# Settings and helpers shared by the test scripts in tests/utils/; sourced, never run.
+# (SC2034: the variables set here are read by the scripts that source this file.)
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+VENV="$ROOT/.venv"
+# Everything the test scripts make: collection copies, sandbox state, results. Ignored by git.
+BUILD_DIR="$ROOT/.build"
+# The controller Python of every ansible-test run: fixed, so results do not depend on what else is on PATH.
+TEST_PYTHON_VERSION=3.11
+
+log() {
+    printf '==> %s\n' "$*" >&2
+}
+
+die() {
+    printf 'ERROR: %s\n' "$*" >&2
+    exit 1
+}
+
+# Print a working Python $1 (X.Y) that can make virtual environments. pyenv's shims on PATH exist for every
+# installed version but only run the selected ones, so pyenv's own interpreters are tried first.
+find_interpreter() {
+    local version=$1 candidate
+    for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*/bin/python"$version" \
+        "$(command -v "python$version")" "/usr/bin/python$version"; do
+        if [ -x "$candidate" ] && "$candidate" -c "
+import sys, ensurepip, venv
+sys.exit('%d.%d' % sys.version_info[:2] != '$version')" 2>/dev/null; then
+            printf '%s\n' "$candidate"
+            return
+        fi
+    done
+    return 1
+}
+
+# Run function $1 when the script exits, also after Ctrl-C or TERM; the last added runs first.
+EXIT_HOOKS=()
+on_exit() {
+    if [ "${#EXIT_HOOKS[@]}" -eq 0 ]; then
+        trap run_exit_hooks EXIT
+        # A signal becomes a normal exit, so that the EXIT trap runs.
+        trap 'exit 130' INT TERM
+    fi
+    EXIT_HOOKS=("$1" "${EXIT_HOOKS[@]}")
+}
+
+run_exit_hooks() {
+    local hook
+    for hook in "${EXIT_HOOKS[@]}"; do
+        "$hook"
+    done
+}
+
+# Put the project venv first on PATH (creating or refreshing it when needed).
+use_venv() {
+    "$ROOT/tests/utils/bootstrap.sh"
+    export VIRTUAL_ENV="$VENV"
+    export PATH="$VENV/bin:$PATH"
+}
+
+# Build a fresh copy of the collection for one stage (lint, sanity, units, integration) and set
+# COLLECTIONS_ROOT and COLLECTION_DIR. ansible-test only accepts a collection that sits at
+# ansible_collections/<namespace>/<name>/, and a symlink there does not do: ansible-test resolves it back to
+# the checkout. The copy takes every file git lists (tracked, or untracked and not ignored) and the .git
+# directory, because ansible-test lists content with git: new files count before they are committed.
+# One copy per stage (.build/<stage>/), kept after the run for its reports; while another run of the same
+# stage holds it, a private copy is used instead and removed at exit, so that runs never wait for each other.
+prepare_collection_tree() {
+    local stage=$1 file
+    [ -d "$ROOT/.git" ] || die "$ROOT is not a git checkout (no .git directory)"
+    COLLECTIONS_ROOT="$BUILD_DIR/$stage"
+    mkdir -p "$COLLECTIONS_ROOT"
+    # The lock lasts as long as the calling script (fd 9 stays open).
+    exec 9>"$COLLECTIONS_ROOT/.lock"
+    if ! flock -n 9; then
+        COLLECTIONS_ROOT=$(mktemp -d "$BUILD_DIR/$stage-XXXXXX")
+        log "another '$stage' run is using .build/$stage: this one works in ${COLLECTIONS_ROOT#"$ROOT/"} (removed at exit)"
+        on_exit remove_private_tree
+    fi
+    COLLECTION_DIR="$COLLECTIONS_ROOT/ansible_collections/etcdops/etcd"
+    rm -rf "$COLLECTION_DIR"
+    mkdir -p "$COLLECTION_DIR"
+    cp -a "$ROOT/.git" "$COLLECTION_DIR/.git"
+    git -C "$ROOT" ls-files -z --cached --others --exclude-standard |
+        while IFS= read -r -d '' file; do
+            # Tracked files deleted in the working tree are still listed by --cached.
+            [ -e "$ROOT/$file" ] || [ -L "$ROOT/$file" ] || continue
+            printf '%s\0' "$file"
+        done |
+        tar -C "$ROOT" --null --files-from=- -cf - | tar -C "$COLLECTION_DIR" -xf -
+}
+
+remove_private_tree() {
+    rm -rf "$COLLECTIONS_ROOT"
+}
+
+# One line of run-all.sh's summary: stage, result (pass, fail or skipped), seconds, note.
+# A no-op when a script runs on its own; run-all.sh sets STAGE_RESULTS.
+record_stage() {
+    if [ -n "${STAGE_RESULTS:-}" ]; then
+        printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4:-}" >>"$STAGE_RESULTS"
+    fi
+}
+
+# End stage $1, which has nothing to run, with success; the rest of the arguments say why.
+skip_stage() {
+    local stage=$1
+    shift
+    log "skipped: $*"
+    record_stage "$stage" skipped "$SECONDS" "$*"
+    exit 0
+}
+
+# Print "stages: N passed, N failed, N skipped" from a run-all.sh results file (setup steps are not counted).
+print_stage_counts() {
+    awk -F '\t' '
+        $2 == "pass" { passed++ }
+        $2 == "fail" { failed++ }
+        $2 == "skipped" { skipped++ }
+        END { printf "stages: %d passed, %d failed, %d skipped\n", passed, failed, skipped }
+    ' "$1"
+}
