@@ -178,7 +178,7 @@ def manage(module, client):
 
     if params['state'] == 'absent':
         to_disarm, result['kept'], warnings = plan_disarm(cluster, params['alarm'], member, params['force'],
-                                                             params['max_quota_usage'])
+                                                          params['max_quota_usage'])
         for warning in warnings:
             module.warn(warning)
         result['disarmed'] = to_disarm

@@ -52,7 +52,7 @@ def test_nospace_is_kept_while_a_member_is_near_its_quota():
     assert to_disarm == []
     assert 'etcd-1 is at 94 % of its quota' in kept[0]['reason']
     to_disarm, kept, _warnings = etcd_alarm.plan_disarm(cluster(members, [NOSPACE]), 'NOSPACE', None, False,
-                                                           max_quota_usage=0.95)
+                                                        max_quota_usage=0.95)
     assert to_disarm == [NOSPACE] and kept == []
 
 
