@@ -268,6 +268,12 @@ def info(module):
     except ValueError as exc:
         module.fail_json(msg='cannot read the settings of etcd (pid %d): %s' % (pid, exc))
     data_dir = settings['data_dir'] or '%s.etcd' % settings['name']
+    if not os.path.isabs(data_dir):
+        # etcd resolves a relative data dir against its own working directory, not ours.
+        try:
+            data_dir = os.path.join(os.readlink('/proc/%d/cwd' % pid), data_dir)
+        except (IOError, OSError):
+            pass
     try:
         db_size = module.client.member_status(endpoint)['db_size']
     except EtcdError:
