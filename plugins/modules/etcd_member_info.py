@@ -20,8 +20,8 @@ description:
   - Reports the free space of the file system that holds its data directory (seen through the
     process's own root, so it also works for etcd in a container, such as kubeadm's static pod),
     since a defragmentation needs free disk of about the database size.
-  - Names risky settings in RV(risks), for example auto-compaction off, or a database close to its
-    quota. When the member answers at O(endpoints), its database size is taken into account.
+  - Names risky settings in RV(risks), also as warnings, for example auto-compaction off, or a
+    database close to its quota. When the member answers at O(endpoints), its database size is taken into account.
   - Read-only. A host without such an etcd process gives RV(found=false), not a failure.
 author:
   - etcdops maintainers (@etcdops)
@@ -289,7 +289,10 @@ def info(module):
 
 def main():
     module = EtcdModule(supports_check_mode=True)
-    module.exit_json(**info(module))
+    result = info(module)
+    for risk in result['risks']:
+        module.warn(risk)
+    module.exit_json(**result)
 
 
 if __name__ == '__main__':
