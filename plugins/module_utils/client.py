@@ -368,6 +368,7 @@ class EtcdClient:
     def leader_status(self, cluster):
         """A fresh status of the current leader, following a leadership change once."""
         by_id = dict((m['id'], m) for m in cluster['members'])
+        names = dict((m['id'], m['name']) for m in cluster.get('member_list') or [])
         leader_id = cluster['leader']
         for _attempt in range(2):
             member = by_id.get(leader_id)
@@ -377,11 +378,16 @@ class EtcdClient:
             if status['is_leader']:
                 return status
             leader_id = status['leader']
-        raise errors.EtcdAPIError(
-            self.endpoints[0], 'cannot find the current leader (last seen: %s)' % (leader_id or 'none'),
-            remedy='Check that the cluster has quorum (etcdops.etcd.etcd_status)')
+        if leader_id and leader_id in names:
+            detail = ('the leader is now member %s (%s), which cannot be reached from here (with discover=false '
+                      'only the members named in endpoints are)' % (names[leader_id], leader_id))
+        else:
+            detail = 'cannot find the current leader (last seen: %s)' % (leader_id or 'none')
+        raise errors.EtcdAPIError(self.endpoints[0], detail,
+                                  remedy='Check that the cluster has quorum (etcdops.etcd.etcd_status), or name '
+                                         'the leader\'s endpoint too')
 
-    def wait_until_caught_up(self, endpoint, target_index, timeout, interval=0.5):
+    def wait_until_caught_up(self, endpoint, target_index, timeout, interval=0.5, first_interval=0.05):
         """Poll one member until it answers, sees a leader and has applied ``target_index``
         (None: the index the member itself reports as committed when it first answers).
 
@@ -406,7 +412,9 @@ class EtcdClient:
                 raise errors.EtcdTimeoutError(
                     endpoint, detail,
                     remedy='Check the member\'s log and health; raise the wait timeout if it is just slow')
-            time.sleep(interval)
+            # Short waits first: a member is usually back within a few tenths of a second.
+            time.sleep(first_interval)
+            first_interval = min(first_interval * 2, interval)
 
 
 _UNREACHABLE = {

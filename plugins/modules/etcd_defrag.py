@@ -66,9 +66,24 @@ options:
         leader before going on.
     type: int
     default: 120
+  move_leader:
+    description:
+      - When a member to be defragmented leads the cluster, first hand leadership to
+        O(leader_target), or else to the reachable, healthy voting member most caught up, and wait
+        until it leads (within O(wait_timeout)). The same as etcdops.etcd.etcd_leader with
+        O(etcdops.etcd.etcd_leader#module:avoid), in the same module run.
+      - With O(discover=false) only the members named in O(endpoints) are candidates; name the
+        successor with O(leader_target) when the leader is the only one.
+    type: bool
+    default: false
+  leader_target:
+    description:
+      - The member to hand leadership to with O(move_leader=true), by name, id or client URL. It
+        must be a voting member; etcd refuses it if it lags.
+    type: str
 notes:
   - Defragmenting the leader stalls lease renewals of the whole cluster for the duration; put the
-    leader last in O(endpoints), or move leadership away first. The role
+    leader last in O(endpoints), and move leadership away first (O(move_leader=true)). The role
     C(etcdops.etcd.maintenance) does both.
   - A defragmentation needs free disk of about the size of the member's database file.
 '''
@@ -122,6 +137,12 @@ members:
       description: The member was defragmented (would be, in check mode).
       type: bool
       sample: true
+    leader_moved_to:
+      description: >-
+        Name of the member leadership was handed to (would be, in check mode) before this member's
+        defragmentation; null when it was not moved.
+      type: str
+      sample: etcd-3
     reason:
       description: Why the member was or was not defragmented.
       type: str
@@ -158,54 +179,21 @@ reclaimed_bytes:
 '''
 
 import time
-import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.client import member_entry
-from ansible_collections.etcdops.etcd.plugins.module_utils.errors import EtcdError, EtcdTimeoutError
-
-try:
-    import jmespath
-except ImportError:
-    JMESPATH_IMPORT_ERROR = traceback.format_exc()
-else:
-    JMESPATH_IMPORT_ERROR = None
-
 from ansible_collections.etcdops.etcd.plugins.module_utils.common import EtcdModule
-
-
-class RuleError(Exception):
-    pass
-
-
-def compile_rule(rule):
-    try:
-        return jmespath.compile(rule)
-    except jmespath.exceptions.JMESPathError as exc:
-        raise RuleError('rule %r is not a valid JMESPath expression: %s' % (rule, exc)) from exc
-
-
-def rule_holds(expression, rule, member):
-    try:
-        value = expression.search(member)
-    except jmespath.exceptions.JMESPathError as exc:
-        raise RuleError('rule %r cannot be evaluated on member %s: %s' % (rule, member['name'], exc)) from exc
-    if not isinstance(value, bool):
-        raise RuleError('rule %r must give true or false, but gives %r for member %s: compare with a value, '
-                        'for example fragmentation_ratio > `0.45`' % (rule, value, member['name']))
-    return value
-
-
-def decide(member, expression, rule, force):
-    """(defragment?, reason) for one member's fresh status."""
-    if member['is_learner']:
-        return False, 'learner: etcd cannot defragment learners'
-    if force:
-        return True, 'force'
-    if rule_holds(expression, rule, member):
-        return True, 'rule matched'
-    return False, 'rule did not match'
+from ansible_collections.etcdops.etcd.plugins.module_utils.errors import EtcdError, EtcdTimeoutError
+from ansible_collections.etcdops.etcd.plugins.module_utils.leadership import LeaderError, choose, hand_over
+from ansible_collections.etcdops.etcd.plugins.module_utils.rules import (
+    DEFAULT_RULE,
+    JMESPATH_IMPORT_ERROR,
+    RuleError,
+    compile_rule,
+    decide,
+    rule_holds,
+)
 
 
 class Defragmenter:
@@ -246,12 +234,20 @@ class Defragmenter:
         entry = self.fresh(cluster, member)
         defrag, reason = decide(entry, expression, self.params['rule'], self.params['force'])
         result = dict(endpoint=member['endpoint'], id=entry['id'], name=entry['name'],
-                      is_leader=entry['is_leader'], defragmented=defrag, reason=reason,
+                      is_leader=entry['is_leader'], defragmented=defrag, reason=reason, leader_moved_to=None,
                       db_size_before=entry['db_size'], db_size_after=None, reclaimed_bytes=None,
                       seconds=0.0, fragmentation_ratio=entry['fragmentation_ratio'],
                       quota_usage=entry['quota_usage'])
         self.results.append(result)
-        if not defrag or self.module.check_mode:
+        if not defrag:
+            return
+        if entry['is_leader'] and self.params['move_leader']:
+            try:
+                cluster = self.hand_leadership_away(entry, result)
+            except EtcdError:
+                result['defragmented'] = False  # stopped before its defragmentation
+                raise
+        if self.module.check_mode:
             return
         started = time.monotonic()
         # Not defragmented until etcd says so: a refused call (auth, permission) changed nothing.
@@ -270,6 +266,26 @@ class Defragmenter:
                       reclaimed_bytes=max(entry['db_size'] - after['db_size'], 0),
                       seconds=round(time.monotonic() - started, 3))
 
+    def hand_leadership_away(self, entry, result):
+        """Before the leader's defragmentation: leadership to leader_target or the best follower.
+        Returns the cluster's status as it was read for the choice."""
+        cluster = self.client.cluster_status()
+        try:
+            if self.params['leader_target']:
+                successor = choose(cluster, target=self.params['leader_target'])
+            else:
+                successor = choose(cluster, avoid=entry['id'])
+        except LeaderError as exc:
+            raise EtcdError(entry['endpoint'], 'cannot hand leadership away before defragmenting the leader %s: %s'
+                            % (entry['name'], exc),
+                            remedy='Name the successor with leader_target, or set move_leader=false') from exc
+        if successor is None or successor['id'] == entry['id']:
+            return cluster
+        result['leader_moved_to'] = successor['name']
+        if not self.module.check_mode:
+            hand_over(self.client, cluster, successor, self.params['wait_timeout'])
+        return cluster
+
     def leader_index(self, cluster):
         """The leader's raft index now, or None where this host cannot reach the leader
         (discover=false): the member then waits for its own committed index instead."""
@@ -287,7 +303,7 @@ class Defragmenter:
 
     def report(self):
         return dict(
-            changed=any(r['defragmented'] for r in self.results),
+            changed=any(r['defragmented'] or r['leader_moved_to'] for r in self.results),
             members=self.results,
             reclaimed_bytes=sum(r['reclaimed_bytes'] or 0 for r in self.results),
         )
@@ -296,11 +312,12 @@ class Defragmenter:
 def main():
     module = EtcdModule(
         argument_spec=dict(
-            rule=dict(type='str',
-                      default="quota_usage > `0.8` || (fragmentation_ratio > `0.45` && db_size_free > `104857600`)"),
+            rule=dict(type='str', default=DEFAULT_RULE),
             force=dict(type='bool', default=False),
             defrag_timeout=dict(type='int', default=600),
             wait_timeout=dict(type='int', default=120),
+            move_leader=dict(type='bool', default=False),
+            leader_target=dict(type='str'),
         ),
         quota=True,
         supports_check_mode=True,

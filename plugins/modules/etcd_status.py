@@ -21,6 +21,8 @@ description:
     module fails only when no endpoint answers at all.
 author:
   - etcdops maintainers (@etcdops)
+requirements:
+  - jmespath (on the host that runs the module), for O(defrag_rule)
 extends_documentation_fragment:
   - etcdops.etcd.connection
   - etcdops.etcd.connection.quota
@@ -41,6 +43,23 @@ options:
         members. Compare hashes taken at the same revision only.
     type: int
     default: 0
+  defrag_rule:
+    description:
+      - A JMESPath expression over a member's fields in RV(members) (as O(etcdops.etcd.etcd_defrag#module:rule)
+        takes it); each reached voting member then says in RV(members[].defrag_due) whether
+        etcdops.etcd.etcd_defrag would defragment it. Nothing is defragmented.
+      - A rule that is not valid JMESPath fails the module (RV(rule_error)); one that does not
+        give true or false for a member makes that member's RV(members[].defrag_due) null, with
+        the reason.
+    type: str
+  local_info:
+    description:
+      - Also read the settings and free disk of the etcd process on the host that runs the module
+        which serves the port of the first of O(endpoints), as etcdops.etcd.etcd_member_info does,
+        into RV(local_info). Usually needs C(become). Linux only.
+      - Saves a second module run where both are needed (the role's preflight).
+    type: bool
+    default: false
 notes:
   - A member is RV(members[].healthy) when it answers, sees a leader, and reports no error other
     than an active alarm. Alarms are reported apart, so a cluster stuck on NOSPACE (the thing
@@ -274,16 +293,82 @@ members:
       type: str
       returned: when the member is unreachable
       sample: unreachable
+    defrag_due:
+      description: >-
+        O(defrag_rule) holds for this member, so etcdops.etcd.etcd_defrag would defragment it;
+        V(false) for learners; null when unreachable or when the rule gives no true or false.
+      type: bool
+      returned: when O(defrag_rule) is set
+      sample: true
+    defrag_reason:
+      description: Why RV(members[].defrag_due) is what it is.
+      type: str
+      returned: when O(defrag_rule) is set
+      sample: rule matched
+local_info:
+  description: >-
+    The etcd process on this host serving the first endpoint's port, with the keys that
+    etcdops.etcd.etcd_member_info returns (RV(local_info.found), C(pid), C(name), C(data_dir),
+    C(config_file), C(settings), C(sources), C(data_dir_free_bytes), C(db_size), C(risks));
+    C(found=false) and C(msg) when there is none.
+  returned: when O(local_info=true)
+  type: dict
+  sample: {"found": true, "pid": 2471, "name": "cp1", "data_dir": "/var/lib/etcd",
+           "data_dir_free_bytes": 42949672960, "risks": []}
+  contains:
+    found:
+      description: Such a process runs on this host.
+      type: bool
+    risks:
+      description: Sentences naming risky settings, empty when none.
+      type: list
+      elements: str
+rule_error:
+  description: Why O(defrag_rule) could not be used (the module failed).
+  returned: when O(defrag_rule) is not valid JMESPath
+  type: str
+  sample: "rule 'db_size >' is not a valid JMESPath expression: ..."
 '''
 
+from ansible.module_utils.basic import missing_required_lib
+
 from ansible_collections.etcdops.etcd.plugins.module_utils.common import EtcdModule
+from ansible_collections.etcdops.etcd.plugins.module_utils.process import ProcessError, local_member_info
+from ansible_collections.etcdops.etcd.plugins.module_utils.rules import (
+    JMESPATH_IMPORT_ERROR,
+    RuleError,
+    compile_rule,
+    decide,
+)
 
 
-def status(module, client):
+def judge(member, expression, rule):
+    """(defrag_due, defrag_reason) of one member of cluster_status()."""
+    if not member['reachable']:
+        return None, 'unreachable'
+    try:
+        return decide(member, expression, rule, False)
+    except RuleError as exc:
+        return None, str(exc)
+
+
+def status(module, client, expression):
+    params = module.params
     cluster = client.cluster_status()
-    if module.params['hashkv']:
+    if params['hashkv']:
         cluster['hashkv_revision'], cluster['hashkv_consistent'] = client.hash_members(
-            cluster, module.params['hashkv_revision'])
+            cluster, params['hashkv_revision'])
+    if expression is not None:
+        for member in cluster['members']:
+            member['defrag_due'], member['defrag_reason'] = judge(member, expression, params['defrag_rule'])
+    if params['local_info']:
+        endpoint = client.endpoints[0]
+        member = client.member_by(cluster, endpoint)
+        try:
+            cluster['local_info'] = local_member_info(
+                endpoint, lambda: member['db_size'] if member and member['reachable'] else None)
+        except ProcessError as exc:
+            cluster['local_info'] = dict(found=False, risks=[], msg=str(exc))
     return dict(changed=False, **cluster)
 
 
@@ -292,11 +377,21 @@ def main():
         argument_spec=dict(
             hashkv=dict(type='bool', default=False),
             hashkv_revision=dict(type='int', default=0),
+            defrag_rule=dict(type='str'),
+            local_info=dict(type='bool', default=False),
         ),
         quota=True,
         supports_check_mode=True,
     )
-    module.run(lambda client: status(module, client))
+    expression = None
+    if module.params['defrag_rule'] is not None:
+        if JMESPATH_IMPORT_ERROR:
+            module.fail_json(msg=missing_required_lib('jmespath'), exception=JMESPATH_IMPORT_ERROR)
+        try:
+            expression = compile_rule(module.params['defrag_rule'])
+        except RuleError as exc:
+            module.fail_json(msg=str(exc), rule_error=str(exc))
+    module.run(lambda client: status(module, client, expression))
 
 
 if __name__ == '__main__':

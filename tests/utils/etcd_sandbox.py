@@ -1332,31 +1332,37 @@ def _yaml_scalar(value: Any) -> str:
 
 def write_vars(path: str, state: dict[str, Any], state_path: str) -> None:
     clusters = state["clusters"]
-    certs = state["certs"]
-
-    def endpoints(name):
-        return clusters[name]["endpoints"]
+    certs = state.get("certs")
 
     data = [
         ("etcd_version", state["version"]),
         ("etcd_hashkv_supported", state["hashkv_supported"]),
         ("etcd_etcdctl", str(Path(state["bin_dir"]) / "etcdctl")),
-        ("etcd_plain_endpoints", endpoints("plain")),
-        ("etcd_tls_endpoints", endpoints("tls")),
-        ("etcd_auth_endpoints", endpoints("auth")),
-        ("etcd_nospace_endpoints", endpoints("nospace")),
-        ("etcd_nospace_quota", clusters["nospace"]["quota"]),
-        ("etcd_nogateway_endpoint", endpoints("nogateway")[0]),
+    ]
+    # Only the clusters this sandbox started (``up --flavors`` may start a few of them).
+    for name in FLAVORS:
+        if name in clusters:
+            data.append(("etcd_%s_endpoints" % name, clusters[name]["endpoints"]))
+    if "nospace" in clusters:
+        data.append(("etcd_nospace_quota", clusters["nospace"]["quota"]))
+    if "nogateway" in clusters:
+        data.append(("etcd_nogateway_endpoint", clusters["nogateway"]["endpoints"][0]))
+    data += [
         ("etcd_not_etcd_endpoint", state["not_etcd_endpoint"]),
         ("etcd_closed_endpoint", state["closed_endpoint"]),
-        ("etcd_cacert", certs["ca"]),
-        ("etcd_other_cacert", certs["other_ca"]),
-        ("etcd_client_cert", certs["client_cn"]),
-        ("etcd_client_key", certs["client_cn_key"]),
-        ("etcd_client_nocn_cert", certs["client_nocn"]),
-        ("etcd_client_nocn_key", certs["client_nocn_key"]),
-        ("etcd_other_client_cert", certs["other_client"]),
-        ("etcd_other_client_key", certs["other_client_key"]),
+    ]
+    if certs:  # made only when a TLS flavor started
+        data += [
+            ("etcd_cacert", certs["ca"]),
+            ("etcd_other_cacert", certs["other_ca"]),
+            ("etcd_client_cert", certs["client_cn"]),
+            ("etcd_client_key", certs["client_cn_key"]),
+            ("etcd_client_nocn_cert", certs["client_nocn"]),
+            ("etcd_client_nocn_key", certs["client_nocn_key"]),
+            ("etcd_other_client_cert", certs["other_client"]),
+            ("etcd_other_client_key", certs["other_client_key"]),
+        ]
+    data += [
         ("etcd_root_password", state["root_password"]),
         ("etcd_reader_user", state["reader_user"]),
         ("etcd_reader_password", state["reader_password"]),

@@ -11,6 +11,8 @@ set -euo pipefail
 TARGET_PYTHONS=${SANITY_TARGET_PYTHONS:-3.8 $TEST_PYTHON_VERSION 3.13}
 
 use_venv
+# ansible-test sanity skips its shellcheck test without shellcheck, and a skipped check must not pass as one.
+command -v shellcheck >/dev/null || die "shellcheck is missing: install the Debian package shellcheck (bootstrap.sh does as root)"
 prepare_collection_tree sanity
 
 # ansible-test creates the import test's virtualenvs with the pythonX.Y it finds on PATH: offer exactly ours.

@@ -10,7 +10,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.etcdops.etcd.plugins.modules import etcd_member_info
+from ansible_collections.etcdops.etcd.plugins.module_utils import process
 
 GIB = 1024 * 1024 * 1024
 KUBEADM_ARGV = [
@@ -32,7 +32,7 @@ def settings(**overrides):
 # -- parse_flags -------------------------------------------------------------------------
 
 def test_parse_flags_of_kubeadms_static_pod():
-    flags = etcd_member_info.parse_flags(KUBEADM_ARGV)
+    flags = process.parse_flags(KUBEADM_ARGV)
     assert flags['name'] == 'cp1'
     assert flags['data-dir'] == '/var/lib/etcd'
     assert flags['snapshot-count'] == '10000'
@@ -45,18 +45,18 @@ def test_parse_flags_of_kubeadms_static_pod():
 def test_parse_flags_takes_separate_values_single_dashes_and_bare_booleans():
     argv = ['/usr/bin/etcd', '--name', 'etcd-1', '-data-dir', '/data', '--client-cert-auth', '--quota-backend-bytes',
             '8589934592', '--enable-pprof']
-    assert etcd_member_info.parse_flags(argv) == {
+    assert process.parse_flags(argv) == {
         'name': 'etcd-1', 'data-dir': '/data', 'client-cert-auth': 'true', 'quota-backend-bytes': '8589934592',
         'enable-pprof': 'true'}
 
 
 def test_parse_flags_last_one_wins():
-    assert etcd_member_info.parse_flags(['etcd', '--snapshot-count=1', '--snapshot-count=2'])['snapshot-count'] == '2'
+    assert process.parse_flags(['etcd', '--snapshot-count=1', '--snapshot-count=2'])['snapshot-count'] == '2'
 
 
 def test_parse_flags_of_no_flags():
-    assert etcd_member_info.parse_flags(['etcd']) == {}
-    assert etcd_member_info.parse_flags([]) == {}
+    assert process.parse_flags(['etcd']) == {}
+    assert process.parse_flags([]) == {}
 
 
 # -- resolve -----------------------------------------------------------------------------
@@ -64,7 +64,7 @@ def test_parse_flags_of_no_flags():
 def test_resolve_flags_win_over_environment_over_defaults():
     flags = {'quota-backend-bytes': '8589934592', 'name': 'etcd-1'}
     environ = {'ETCD_QUOTA_BACKEND_BYTES': '1', 'ETCD_AUTO_COMPACTION_RETENTION': '8h', 'PATH': '/bin'}
-    values, sources = etcd_member_info.resolve(flags, environ)
+    values, sources = process.resolve(flags, environ)
     assert (values['quota_backend_bytes'], sources['quota_backend_bytes']) == ('8589934592', 'flag')
     assert (values['auto_compaction_retention'], sources['auto_compaction_retention']) == ('8h', 'env')
     assert (values['auto_compaction_mode'], sources['auto_compaction_mode']) == ('periodic', 'default')
@@ -75,7 +75,7 @@ def test_resolve_flags_win_over_environment_over_defaults():
 
 
 def test_resolve_defaults_are_etcds():
-    values, sources = etcd_member_info.resolve({}, {})
+    values, sources = process.resolve({}, {})
     assert values['quota_backend_bytes'] == '0'       # 0: etcd's 2 GiB default
     assert values['auto_compaction_retention'] == '0'  # 0: off
     assert values['listen_client_urls'] == 'http://localhost:2379'
@@ -98,71 +98,71 @@ def test_resolve_defaults_are_etcds():
     (None, None, 2379, False),
 ])
 def test_serves_port(listen, advertise, port, expected):
-    assert etcd_member_info.serves_port({'listen_client_urls': listen, 'advertise_client_urls': advertise},
+    assert process.serves_port({'listen_client_urls': listen, 'advertise_client_urls': advertise},
                                         port) is expected
 
 
 def test_serves_port_of_the_defaults():
-    values, _sources = etcd_member_info.resolve({}, {})
-    assert etcd_member_info.serves_port(values, 2379)
-    assert not etcd_member_info.serves_port(values, 2380)
+    values, _sources = process.resolve({}, {})
+    assert process.serves_port(values, 2379)
+    assert not process.serves_port(values, 2380)
 
 
 # -- risks_of ----------------------------------------------------------------------------
 
 def test_no_risk_in_sane_settings():
-    assert etcd_member_info.risks_of(settings(), 100 << 20, 50 * GIB) == []
+    assert process.risks_of(settings(), 100 << 20, 50 * GIB) == []
 
 
 @pytest.mark.parametrize('retention', ['0', '0s', '0m', '0h', ''])
 def test_auto_compaction_off(retention):
-    risks = etcd_member_info.risks_of(settings(auto_compaction_retention=retention), None, None)
+    risks = process.risks_of(settings(auto_compaction_retention=retention), None, None)
     assert len(risks) == 1
     assert 'auto-compaction is off' in risks[0]
 
 
 @pytest.mark.parametrize('mode, retention', [('periodic', '1h'), ('periodic', '30m'), ('revision', '1000')])
 def test_auto_compaction_on(mode, retention):
-    assert etcd_member_info.risks_of(settings(auto_compaction_mode=mode, auto_compaction_retention=retention),
+    assert process.risks_of(settings(auto_compaction_mode=mode, auto_compaction_retention=retention),
                                      None, None) == []
 
 
 def test_quota_above_8_gib():
-    risks = etcd_member_info.risks_of(settings(quota_backend_bytes=16 * GIB), None, None)
+    risks = process.risks_of(settings(quota_backend_bytes=16 * GIB), None, None)
     assert risks == ['--quota-backend-bytes is %d bytes, above the 8 GiB etcd suggests as a maximum' % (16 * GIB)]
-    assert etcd_member_info.risks_of(settings(quota_backend_bytes=8 * GIB), None, None) == []
+    assert process.risks_of(settings(quota_backend_bytes=8 * GIB), None, None) == []
 
 
 def test_database_near_its_quota():
     near = settings(quota_backend_bytes=10 ** 9)
-    risks = etcd_member_info.risks_of(near, 85 * 10 ** 7, 50 * GIB)
+    risks = process.risks_of(near, 85 * 10 ** 7, 50 * GIB)
     assert risks == ['the database (850000000 bytes) is at 85 % of its quota (1000000000 bytes): defragment, or '
                      'raise --quota-backend-bytes']
-    assert etcd_member_info.risks_of(near, 79 * 10 ** 7, 50 * GIB) == []
-    assert len(etcd_member_info.risks_of(near, 80 * 10 ** 7, 50 * GIB)) == 1
+    assert process.risks_of(near, 79 * 10 ** 7, 50 * GIB) == []
+    assert len(process.risks_of(near, 80 * 10 ** 7, 50 * GIB)) == 1
 
 
 def test_snapshot_count_above_the_default():
-    risks = etcd_member_info.risks_of(settings(snapshot_count=500000), None, None)
+    risks = process.risks_of(settings(snapshot_count=500000), None, None)
     assert len(risks) == 1
     assert '--snapshot-count is 500000' in risks[0]
-    assert etcd_member_info.risks_of(settings(snapshot_count=100000), None, None) == []
+    assert process.risks_of(settings(snapshot_count=100000), None, None) == []
 
 
 def test_not_enough_disk_for_a_defragmentation():
-    risks = etcd_member_info.risks_of(settings(), 300 << 20, 200 << 20)
+    risks = process.risks_of(settings(), 300 << 20, 200 << 20)
     assert len(risks) == 1
     assert 'less than the database size' in risks[0]
 
 
 def test_unknown_db_size_or_free_space_is_no_risk():
-    assert etcd_member_info.risks_of(settings(), None, 0) == []
-    assert etcd_member_info.risks_of(settings(), 300 << 20, None) == []
+    assert process.risks_of(settings(), None, 0) == []
+    assert process.risks_of(settings(), 300 << 20, None) == []
 
 
 def test_every_risk_at_once():
     risky = settings(quota_backend_bytes=10 * GIB, auto_compaction_retention='0', snapshot_count=200000)
-    assert len(etcd_member_info.risks_of(risky, 9 * GIB, GIB)) == 5
+    assert len(process.risks_of(risky, 9 * GIB, GIB)) == 5
 
 
 # -- etcd_processes ----------------------------------------------------------------------
@@ -182,7 +182,7 @@ def test_etcd_processes_finds_only_etcd(tmp_path):
     write_process(tmp_path, 13, ['etcd', '--name', 'b'])        # environ unreadable
     write_process(tmp_path, 14, [])                              # a kernel thread
     tmp_path.joinpath('self').mkdir()
-    found = sorted(etcd_member_info.etcd_processes(str(tmp_path)))
+    found = sorted(process.etcd_processes(str(tmp_path)))
     assert found == [
         (10, ['/usr/local/bin/etcd', '--name', 'a'], {'ETCD_SNAPSHOT_COUNT': '5', 'HOME': '/'}),
         (13, ['etcd', '--name', 'b'], {}),

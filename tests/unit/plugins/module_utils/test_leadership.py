@@ -10,8 +10,8 @@ __metaclass__ = type
 
 import pytest
 
+from ansible_collections.etcdops.etcd.plugins.module_utils import leadership
 from ansible_collections.etcdops.etcd.plugins.module_utils.client import member_entry
-from ansible_collections.etcdops.etcd.plugins.modules import etcd_leader
 
 IDS = {'etcd-1': '8e9e05c52164694d', 'etcd-2': '91bc3c398fb3c146', 'etcd-3': 'fd422379fda50e48',
        'etcd-4': '0000000000000abc'}
@@ -62,23 +62,23 @@ def cluster(leader='etcd-1', applied=None, down=(), learners=(), unhealthy=(), o
 @pytest.mark.parametrize('target', ['etcd-2', IDS['etcd-2'], IDS['etcd-2'].upper(), 'https://10.0.0.2:2379',
                                     'https://10.0.0.2:2379/'])
 def test_target_by_name_id_or_url(target):
-    assert etcd_leader.choose(cluster(), target=target)['name'] == 'etcd-2'
+    assert leadership.choose(cluster(), target=target)['name'] == 'etcd-2'
 
 
 def test_ids_compare_as_numbers():
-    assert etcd_leader.choose(cluster(), target='0x91bc3c398fb3c146')['name'] == 'etcd-2'
+    assert leadership.choose(cluster(), target='0x91bc3c398fb3c146')['name'] == 'etcd-2'
     # etcd-4's id has leading zeros; it matches, then is refused as the learner it is.
-    with pytest.raises(etcd_leader.LeaderError, match='etcd-4 is a learner'):
-        etcd_leader.choose(cluster(learners=['etcd-4']), target='abc')
+    with pytest.raises(leadership.LeaderError, match='etcd-4 is a learner'):
+        leadership.choose(cluster(learners=['etcd-4']), target='abc')
 
 
 def test_target_that_leads_already_changes_nothing():
-    assert etcd_leader.choose(cluster(leader='etcd-3'), target='etcd-3') is None
+    assert leadership.choose(cluster(leader='etcd-3'), target='etcd-3') is None
 
 
 def test_unknown_target_names_every_member():
-    with pytest.raises(etcd_leader.LeaderError) as error:
-        etcd_leader.choose(cluster(), target='etcd-9')
+    with pytest.raises(leadership.LeaderError) as error:
+        leadership.choose(cluster(), target='etcd-9')
     message = str(error.value)
     assert "no member 'etcd-9'" in message
     for name in ('etcd-1', 'etcd-2', 'etcd-3'):
@@ -86,79 +86,79 @@ def test_unknown_target_names_every_member():
 
 
 def test_unreachable_target_is_refused():
-    with pytest.raises(etcd_leader.LeaderError, match='etcd-2 is not reachable and healthy.*connection refused'):
-        etcd_leader.choose(cluster(down=['etcd-2']), target='etcd-2')
+    with pytest.raises(leadership.LeaderError, match='etcd-2 is not reachable and healthy.*connection refused'):
+        leadership.choose(cluster(down=['etcd-2']), target='etcd-2')
 
 
 def test_unhealthy_target_is_refused():
-    with pytest.raises(etcd_leader.LeaderError, match='etcd-3 is not reachable and healthy'):
-        etcd_leader.choose(cluster(unhealthy=['etcd-3']), target='etcd-3')
+    with pytest.raises(leadership.LeaderError, match='etcd-3 is not reachable and healthy'):
+        leadership.choose(cluster(unhealthy=['etcd-3']), target='etcd-3')
 
 
 def test_learner_target_is_refused():
-    with pytest.raises(etcd_leader.LeaderError, match='etcd-4 is a learner'):
-        etcd_leader.choose(cluster(learners=['etcd-4']), target='etcd-4')
+    with pytest.raises(leadership.LeaderError, match='etcd-4 is a learner'):
+        leadership.choose(cluster(learners=['etcd-4']), target='etcd-4')
 
 
 def test_target_outside_the_given_endpoints_comes_from_the_member_list():
     # discover=false with only the leader's URL: the follower is known from the member list only.
-    chosen = etcd_leader.choose(cluster(only=['etcd-1']), target=IDS['etcd-3'])
+    chosen = leadership.choose(cluster(only=['etcd-1']), target=IDS['etcd-3'])
     assert chosen['id'] == IDS['etcd-3']
     assert chosen['name'] == 'etcd-3'
 
 
 def test_learner_outside_the_given_endpoints_is_refused():
-    with pytest.raises(etcd_leader.LeaderError, match='etcd-4 is a learner'):
-        etcd_leader.choose(cluster(learners=['etcd-4'], only=['etcd-1']), target='etcd-4')
+    with pytest.raises(leadership.LeaderError, match='etcd-4 is a learner'):
+        leadership.choose(cluster(learners=['etcd-4'], only=['etcd-1']), target='etcd-4')
 
 
 # -- avoid -------------------------------------------------------------------------------
 
 def test_avoid_a_follower_changes_nothing():
-    assert etcd_leader.choose(cluster(leader='etcd-1'), avoid='etcd-2') is None
+    assert leadership.choose(cluster(leader='etcd-1'), avoid='etcd-2') is None
 
 
 def test_avoid_the_leader_picks_the_most_caught_up_follower():
-    chosen = etcd_leader.choose(cluster(applied={'etcd-1': 120, 'etcd-2': 118, 'etcd-3': 119}), avoid='etcd-1')
+    chosen = leadership.choose(cluster(applied={'etcd-1': 120, 'etcd-2': 118, 'etcd-3': 119}), avoid='etcd-1')
     assert chosen['name'] == 'etcd-3'
 
 
 def test_avoid_by_id_and_by_url():
-    assert etcd_leader.choose(cluster(), avoid=IDS['etcd-1'])['name'] in ('etcd-2', 'etcd-3')
-    assert etcd_leader.choose(cluster(), avoid='https://10.0.0.1:2379')['name'] in ('etcd-2', 'etcd-3')
+    assert leadership.choose(cluster(), avoid=IDS['etcd-1'])['name'] in ('etcd-2', 'etcd-3')
+    assert leadership.choose(cluster(), avoid='https://10.0.0.1:2379')['name'] in ('etcd-2', 'etcd-3')
 
 
 def test_avoid_skips_down_unhealthy_and_learner_members():
-    chosen = etcd_leader.choose(cluster(learners=['etcd-4'], down=['etcd-2'],
+    chosen = leadership.choose(cluster(learners=['etcd-4'], down=['etcd-2'],
                                         applied={'etcd-3': 90, 'etcd-4': 500}), avoid='etcd-1')
     assert chosen['name'] == 'etcd-3'
 
 
 def test_avoid_with_no_successor_fails():
-    with pytest.raises(etcd_leader.LeaderError, match='no reachable, healthy voting member can take over'):
-        etcd_leader.choose(cluster(down=['etcd-2'], unhealthy=['etcd-3']), avoid='etcd-1')
+    with pytest.raises(leadership.LeaderError, match='no reachable, healthy voting member can take over'):
+        leadership.choose(cluster(down=['etcd-2'], unhealthy=['etcd-3']), avoid='etcd-1')
 
 
 def test_avoid_with_only_the_leader_given_asks_for_a_target():
-    with pytest.raises(etcd_leader.LeaderError, match='name one with target'):
-        etcd_leader.choose(cluster(only=['etcd-1']), avoid='etcd-1')
+    with pytest.raises(leadership.LeaderError, match='name one with target'):
+        leadership.choose(cluster(only=['etcd-1']), avoid='etcd-1')
 
 
 def test_unknown_avoid_names_every_member():
-    with pytest.raises(etcd_leader.LeaderError, match=r"no member 'etcd-9'.*etcd-3 \(%s\)" % IDS['etcd-3']):
-        etcd_leader.choose(cluster(), avoid='etcd-9')
+    with pytest.raises(leadership.LeaderError, match=r"no member 'etcd-9'.*etcd-3 \(%s\)" % IDS['etcd-3']):
+        leadership.choose(cluster(), avoid='etcd-9')
 
 
 # -- best_successor ----------------------------------------------------------------------
 
 def test_best_successor_breaks_ties_by_name():
-    assert etcd_leader.best_successor(cluster()['members'], IDS['etcd-1'])['name'] == 'etcd-3'
+    assert leadership.best_successor(cluster()['members'], IDS['etcd-1'])['name'] == 'etcd-3'
 
 
 def test_best_successor_of_nobody_else_is_none():
-    assert etcd_leader.best_successor(cluster(only=['etcd-1'])['members'], IDS['etcd-1']) is None
+    assert leadership.best_successor(cluster(only=['etcd-1'])['members'], IDS['etcd-1']) is None
 
 
 def test_best_successor_never_picks_a_learner_even_if_ahead():
     members = cluster(learners=['etcd-4'], applied={'etcd-4': 10 ** 6})['members']
-    assert etcd_leader.best_successor(members, IDS['etcd-1'])['name'] != 'etcd-4'
+    assert leadership.best_successor(members, IDS['etcd-1'])['name'] != 'etcd-4'

@@ -1,0 +1,58 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) etcdops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The defragmentation rule: a JMESPath expression over one member's etcd_status fields.
+
+JMESPath is data, not code: a rule taken from an AWX survey cannot run anything. Used by
+etcd_defrag (which defragments where it holds) and by etcd_status with ``defrag_rule`` (which
+only says where it holds, for the role's plan).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import traceback
+
+try:
+    import jmespath
+except ImportError:
+    JMESPATH_IMPORT_ERROR = traceback.format_exc()
+else:
+    JMESPATH_IMPORT_ERROR = None
+
+DEFAULT_RULE = "quota_usage > `0.8` || (fragmentation_ratio > `0.45` && db_size_free > `104857600`)"
+
+
+class RuleError(Exception):
+    pass
+
+
+def compile_rule(rule):
+    try:
+        return jmespath.compile(rule)
+    except jmespath.exceptions.JMESPathError as exc:
+        raise RuleError('rule %r is not a valid JMESPath expression: %s' % (rule, exc)) from exc
+
+
+def rule_holds(expression, rule, member):
+    try:
+        value = expression.search(member)
+    except jmespath.exceptions.JMESPathError as exc:
+        raise RuleError('rule %r cannot be evaluated on member %s: %s' % (rule, member['name'], exc)) from exc
+    if not isinstance(value, bool):
+        raise RuleError('rule %r must give true or false, but gives %r for member %s: compare with a value, '
+                        'for example fragmentation_ratio > `0.45`' % (rule, value, member['name']))
+    return value
+
+
+def decide(member, expression, rule, force):
+    """(defragment?, reason) for one member's fresh status."""
+    if member['is_learner']:
+        return False, 'learner: etcd cannot defragment learners'
+    if force:
+        return True, 'force'
+    if rule_holds(expression, rule, member):
+        return True, 'rule matched'
+    return False, 'rule did not match'
