@@ -18,9 +18,17 @@ description:
   - The snapshot is written to a temporary file next to its final name, checked against the
     SHA-256 that etcd appends to the stream, synced to disk, made mode 0600, and only then renamed
     into place. A snapshot that fails the check is deleted, never left under a snapshot's name.
-  - Files are named C(<prefix><UTC time>-r<revision>.db). When the newest snapshot in O(dest) already
-    holds the cluster's current revision, nothing new is taken (C(changed=false)) unless O(force=true).
-  - O(keep) retains only the newest N snapshots of that prefix in O(dest).
+  - Files are named C(<prefix><cluster id>-<UTC time>-r<revision>.db), for example
+    C(etcd-snapshot-cdf818194e3a8c32-20261123T203000.123Z-r10734.db), with the cluster id as the
+    16 hexadecimal digits C(etcdctl) prints, the UTC time to the millisecond when the snapshot began,
+    and the revision. Should a file of that name exist already, C(-1), C(-2), ... is added before
+    C(.db), so a snapshot never replaces another one.
+  - Only snapshots of the same cluster (the cluster id of the member the snapshot is taken from)
+    and with the same O(prefix) count, so several clusters can share one O(dest) and one O(prefix).
+    When the newest of them already holds the cluster's current revision, nothing new is taken
+    (C(changed=false)) unless O(force=true).
+  - O(keep) retains only the newest N of those snapshots; snapshots of other clusters and
+    other files in O(dest) are never touched.
 author:
   - etcdops maintainers (@etcdops)
 extends_documentation_fragment:
@@ -36,18 +44,19 @@ options:
     required: true
   prefix:
     description:
-      - File name prefix of the snapshots, also what O(keep) counts.
+      - Start of the snapshot file names; the cluster id follows it. Only this cluster's snapshots
+        with this prefix count for the unchanged revision and for O(keep).
     type: str
     default: etcd-snapshot-
   keep:
     description:
-      - Keep only the newest N snapshots with O(prefix) in O(dest), deleting older ones after a
-        successful snapshot. V(0) keeps all.
+      - Keep only the newest N snapshots of this cluster with O(prefix) in O(dest), deleting older
+        ones after a successful snapshot. V(0) keeps all.
     type: int
     default: 0
   force:
     description:
-      - Take a snapshot even when the newest one already holds the current revision.
+      - Take a snapshot even when the newest one of this cluster already holds the current revision.
     type: bool
     default: false
 notes:
@@ -56,6 +65,11 @@ notes:
   - The revision is the one the member reported right before the snapshot began; the snapshot holds
     that revision or a later one.
   - Restore with C(etcdutl snapshot restore).
+  - Files named C(<prefix><UTC time>-r<revision>.db), without the cluster id (the names of earlier
+    development versions), are neither counted nor removed; delete them when they are no longer needed.
+  - A file named with the cluster id and a time to the second only,
+    C(<prefix><cluster id>-20261123T203000Z-r<revision>.db), counts as a snapshot of that cluster too,
+    so a series taken with a O(prefix) that ended in the cluster id continues with the O(prefix) without it.
 '''
 
 EXAMPLES = r'''
@@ -79,7 +93,7 @@ path:
   description: The snapshot file (the newest existing one when C(changed=false); the would-be path in check mode).
   returned: success
   type: str
-  sample: /var/backups/etcd/etcd-snapshot-20261123T203000Z-r10734.db
+  sample: /var/backups/etcd/etcd-snapshot-cdf818194e3a8c32-20261123T203000.123Z-r10734.db
 size:
   description: Size of the snapshot file in bytes (null in check mode).
   returned: success
@@ -95,6 +109,11 @@ sha256:
   returned: success
   type: str
   sample: 2fef92b78c1b005c93be33b648815ac13c988b6aa961dda812233e2a99bba262
+cluster_id:
+  description: Id of the cluster the snapshot is of, as in the file name.
+  returned: success
+  type: str
+  sample: cdf818194e3a8c32
 member:
   description: The member the snapshot was taken from.
   returned: success
@@ -105,9 +124,11 @@ removed:
   returned: success
   type: list
   elements: str
-  sample: ["/var/backups/etcd/etcd-snapshot-20261116T203000Z-r9001.db"]
+  sample: ["/var/backups/etcd/etcd-snapshot-cdf818194e3a8c32-20261116T203000.456Z-r9001.db"]
 '''
 
+import datetime
+import itertools
 import os
 import re
 import tempfile
@@ -119,22 +140,27 @@ from ansible_collections.etcdops.etcd.plugins.module_utils.common import EtcdMod
 from ansible_collections.etcdops.etcd.plugins.module_utils.errors import EtcdError
 
 
-def snapshot_name(prefix, revision, now=None):
-    stamp = time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(now))
-    return '%s%s-r%d.db' % (prefix, stamp, revision)
+def snapshot_name(prefix, cluster_id, revision, now=None, counter=0):
+    """``<prefix><cluster id>-<UTC time to the millisecond>-r<revision>[-<counter>].db``."""
+    moment = datetime.datetime.fromtimestamp(time.time() if now is None else now, datetime.timezone.utc)
+    stamp = '%s.%03dZ' % (moment.strftime('%Y%m%dT%H%M%S'), moment.microsecond // 1000)
+    return '%s%s-%s-r%d%s.db' % (prefix, cluster_id, stamp, revision, '-%d' % counter if counter else '')
 
 
-def existing_snapshots(directory, prefix):
-    """Our snapshots in ``directory``, oldest first: (name, revision)."""
-    pattern = re.compile(r'^%s(\d{8}T\d{6}Z)-r(\d+)\.db$' % re.escape(prefix))
+def existing_snapshots(directory, prefix, cluster_id):
+    """This cluster's snapshots of this prefix in ``directory``, oldest first: (name, revision)."""
+    # Milliseconds are optional: names to the second are what a prefix ending in the cluster id got before.
+    pattern = re.compile(r'^%s%s-(\d{8}T\d{6})(?:\.(\d{3}))?Z-r(\d+)(?:-(\d+))?\.db$'
+                         % (re.escape(prefix), re.escape(cluster_id)))
     found = []
     if os.path.isdir(directory):
         for name in os.listdir(directory):
             match = pattern.match(name)
             if match:
-                found.append((match.group(1), int(match.group(2)), name))
-    # By time, then revision: two snapshots of one second must not sort r10 before r9.
-    return [(name, revision) for _stamp, revision, name in sorted(found)]
+                second, millisecond, revision, counter = match.groups()
+                found.append(((second, int(millisecond or 0), int(revision), int(counter or 0)), name))
+    # By time, then revision, then counter: numbers as numbers, so r10 sorts after r9.
+    return [(name, key[2]) for key, name in sorted(found)]
 
 
 def to_remove(snapshots, keep):
@@ -142,6 +168,32 @@ def to_remove(snapshots, keep):
     if keep <= 0 or len(snapshots) <= keep:
         return []
     return [name for name, _revision in snapshots[:len(snapshots) - keep]]
+
+
+def free_name(directory, name_for):
+    """The first of ``name_for(0)``, ``name_for(1)``, ... that no file in ``directory`` has."""
+    for counter in itertools.count():
+        if not os.path.lexists(os.path.join(directory, name_for(counter))):
+            return name_for(counter)
+
+
+def publish(partial, directory, name_for):
+    """Rename the finished ``partial`` to the first free name; return its path.
+
+    The name is claimed with O_EXCL before the rename, so that a snapshot never replaces another
+    one, not even one that a second run wrote in the same millisecond."""
+    for counter in itertools.count():
+        path = os.path.join(directory, name_for(counter))
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            continue
+        try:
+            os.rename(partial, path)
+        except BaseException:
+            os.unlink(path)
+            raise
+        return path
 
 
 def save(module, client):
@@ -153,40 +205,47 @@ def save(module, client):
         raise EtcdError(client.endpoints[0], 'no given endpoint answers',
                         remedy='Name a member that is up in endpoints')
     status = client.member_status(member['endpoint'])
-    revision = status['revision']
-    snapshots = existing_snapshots(dest, params['prefix'])
+    revision, cluster_id = status['revision'], status['cluster_id']
+    if not cluster_id:
+        raise EtcdError(member['endpoint'], 'the member did not report its cluster id, which names the snapshot',
+                        remedy='Point endpoints at an etcd v3 member (3.4 or later)')
+    snapshots = existing_snapshots(dest, params['prefix'], cluster_id)
     result = dict(changed=False, member=dict(id=member['id'], name=member['name'], endpoint=member['endpoint']),
-                  revision=revision, size=None, sha256=None, removed=[])
+                  cluster_id=cluster_id, revision=revision, size=None, sha256=None, removed=[])
 
     if snapshots and snapshots[-1][1] >= revision and not params['force']:
         path = os.path.join(dest, snapshots[-1][0])
         result.update(path=path, size=os.path.getsize(path), revision=snapshots[-1][1],
-                      msg='the newest snapshot already holds revision %d' % revision)
+                      msg='the newest snapshot of cluster %s already holds revision %d' % (cluster_id, revision))
         return result
 
-    path = os.path.join(dest, snapshot_name(params['prefix'], revision))
-    result.update(changed=True, path=path)
+    now = time.time()
+
+    def name_for(counter):
+        return snapshot_name(params['prefix'], cluster_id, revision, now=now, counter=counter)
+
     if module.check_mode:
-        result['removed'] = [os.path.join(dest, n) for n in to_remove(snapshots + [(os.path.basename(path), revision)],
-                                                                      params['keep'])]
+        name = free_name(dest, name_for)
+        removed = to_remove(snapshots + [(name, revision)], params['keep'])
+        result.update(changed=True, path=os.path.join(dest, name), removed=[os.path.join(dest, n) for n in removed])
         return result
 
     if not os.path.isdir(dest):
         os.makedirs(dest, 0o700)
-    handle, partial = tempfile.mkstemp(prefix='.%s' % os.path.basename(path), suffix='.part', dir=dest)
+    handle, partial = tempfile.mkstemp(prefix='.%s' % name_for(0), suffix='.part', dir=dest)
     try:
         with os.fdopen(handle, 'wb') as out:
             os.fchmod(out.fileno(), 0o600)
             saved = client.snapshot(member['endpoint'], out)
             out.flush()
             os.fsync(out.fileno())
-        os.rename(partial, path)
+        path = publish(partial, dest, name_for)
     except BaseException:
         os.unlink(partial)
         raise
-    result.update(size=saved['size'], sha256=saved['sha256'])
+    result.update(changed=True, path=path, size=saved['size'], sha256=saved['sha256'])
 
-    for name in to_remove(existing_snapshots(dest, params['prefix']), params['keep']):
+    for name in to_remove(existing_snapshots(dest, params['prefix'], cluster_id), params['keep']):
         os.unlink(os.path.join(dest, name))
         result['removed'].append(os.path.join(dest, name))
     return result
