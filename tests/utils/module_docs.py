@@ -4,7 +4,8 @@
 """Render docs/modules.md from the modules' DOCUMENTATION, EXAMPLES and RETURN.
 
 The module reference is generated, never hand-edited, so it cannot drift from the code:
-``--check`` (run by ``make lint``) fails when docs/modules.md is out of date.
+``--check`` (run by ``make lint``) fails when docs/modules.md is out of date, or when a variable of the
+role maintenance (its argument specs) is missing from README.md, its own README or docs/maintenance.md.
 
 Usage: python tests/utils/module_docs.py [--check]
 """
@@ -123,16 +124,36 @@ def render():
     return '\n'.join(parts) + '\n'
 
 
+# Where the role's variables must each be documented (the issue's inventory contract: argument
+# specs and the README).
+ROLE_SPECS = ROOT / 'roles' / 'maintenance' / 'meta' / 'argument_specs.yml'
+ROLE_DOCS = ('README.md', 'roles/maintenance/README.md', 'docs/maintenance.md')
+
+
+def undocumented_role_variables():
+    """['README.md: maintenance_x', ...] for each role option a document does not name."""
+    options = yaml.safe_load(ROLE_SPECS.read_text())['argument_specs']['main']['options']
+    missing = []
+    for doc in ROLE_DOCS:
+        text = (ROOT / doc).read_text()
+        missing += ['%s: %s' % (doc, name) for name in sorted(options) if '`%s`' % name not in text]
+    return missing
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--check', action='store_true', help='fail when docs/modules.md is out of date')
     args = parser.parse_args()
     text = render()
     if args.check:
+        status = 0
         if not OUTPUT.exists() or OUTPUT.read_text() != text:
             sys.stderr.write('docs/modules.md is out of date: run python tests/utils/module_docs.py\n')
-            return 1
-        return 0
+            status = 1
+        for missing in undocumented_role_variables():
+            sys.stderr.write('role variable not documented in %s\n' % missing)
+            status = 1
+        return status
     OUTPUT.write_text(text)
     return 0
 

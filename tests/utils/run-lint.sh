@@ -22,6 +22,6 @@ log "ruff check"
 ruff check --no-cache . || status=1
 log "ansible-lint ${lint_args[*]}"
 ansible-lint "${lint_args[@]}" || status=1
-log "docs/modules.md up to date with the modules' documentation"
+log "docs/modules.md up to date with the modules' documentation; every role variable documented"
 python tests/utils/module_docs.py --check || status=1
 exit "$status"
