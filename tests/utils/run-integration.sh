@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# For each etcd version: start the sandbox clusters (tests/utils/etcd_sandbox.py), run ansible-test integration
-# against them, stop them. Every version runs even after a failure; the exit status is non-zero if any failed.
-#   ETCD_VERSIONS  versions to fetch and test, as etcd_sandbox.py fetch --versions takes them (e.g. 3.4,latest);
-#                  default: all it knows (3.4.x, 3.5.1, the newest 3.5.x)
-#   TARGETS        integration targets to run (space separated); default: all
-#   INTEGRATION_TIMEOUT  minutes one version may take (default 20): a hung target fails its version instead of
-#                  running into CI's 90-minute limit, which would cut off every report
-# Extra arguments go to ansible-test (e.g. --start-at etcd_defrag).
+# For each etcd version: start the sandbox clusters (tests/utils/etcd_sandbox.py), run each ansible-test
+# integration target against them, stop them. Every version and every target runs even after a failure; the
+# summary gives each target's result and time, and the exit status is non-zero if anything failed.
+#   ETCD_VERSIONS        versions to fetch and test, as etcd_sandbox.py fetch --versions takes them
+#                        (e.g. 3.4,latest); default: all it knows (3.4.x, 3.5.1, the newest 3.5.x)
+#   TARGETS              integration targets to run (space separated); default: all
+#   INTEGRATION_TIMEOUT  minutes one target may take (default 10): a hung target fails alone instead of
+#                        running into CI's 90-minute limit, which would cut off every report
+# Extra arguments go to each ansible-test call (e.g. -vvv).
 set -euo pipefail
 # shellcheck source=tests/utils/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -17,15 +18,17 @@ sandbox() {
 
 use_venv
 prepare_collection_tree integration
-if [ -z "$(find "$COLLECTION_DIR/tests/integration/targets" -mindepth 1 -maxdepth 1 -type d -print -quit 2>/dev/null)" ]; then
+read -r -a patterns <<<"${TARGETS:-}"
+mapfile -t targets < <(cd "$COLLECTION_DIR" && ansible-test integration --list-targets "${patterns[@]}" 2>/dev/null)
+if [ "${#targets[@]}" -eq 0 ]; then
+    [ "${#patterns[@]}" -eq 0 ] || die "TARGETS matches no integration target: ${patterns[*]}"
     skip_stage integration "no integration targets yet"
 fi
+timeout_minutes=${INTEGRATION_TIMEOUT:-10}
 
 log "fetching etcd binaries"
 bin_dirs=$("$ROOT/tests/utils/fetch-etcd.sh")
 mapfile -t versions < <(python -c 'import json, sys; print("\n".join(json.load(sys.stdin)))' <<<"$bin_dirs")
-read -r -a targets <<<"${TARGETS:-}"
-timeout_minutes=${INTEGRATION_TIMEOUT:-20}
 
 # ansible-test passes this file to every target as extra vars; etcd_sandbox.py up writes it.
 config="$COLLECTION_DIR/tests/integration/integration_config.yml"
@@ -39,6 +42,21 @@ stop_sandbox() {
 }
 on_exit stop_sandbox
 
+# Run one target; print "pass", "fail" or "timeout".
+run_target() {
+    local status=0
+    # ansible-test's inventory for --local points ansible_python_interpreter at the Python it runs with
+    # (.venv), so interpreter discovery never meets pyenv's shims.
+    (cd "$COLLECTION_DIR" &&
+        timeout --kill-after=60 "${timeout_minutes}m" \
+            ansible-test integration --local --python "$TEST_PYTHON_VERSION" -v "$1" "${@:2}") >&2 || status=$?
+    case $status in
+        0) echo pass ;;
+        124 | 137) echo timeout ;;
+        *) echo fail ;;
+    esac
+}
+
 summary=()
 failed=0
 for version in "${versions[@]}"; do
@@ -50,27 +68,30 @@ for version in "${versions[@]}"; do
     sandbox down --state "$state" >/dev/null 2>&1 || true
     log "etcd $version: starting the sandbox clusters"
     if sandbox up --version "$version" --state "$state" --vars "$config" >"$COLLECTIONS_ROOT/etcd-$version.up.json"; then
-        log "etcd $version: ansible-test integration ${targets[*]:-(all targets)}"
-        # ansible-test's inventory for --local points ansible_python_interpreter at the Python it runs with
-        # (.venv), so interpreter discovery never meets pyenv's shims.
-        test_status=0
-        (cd "$COLLECTION_DIR" &&
-            timeout --kill-after=60 "${timeout_minutes}m" \
-                ansible-test integration --local --python "$TEST_PYTHON_VERSION" --continue-on-error -v \
-                "${targets[@]}" "$@") || test_status=$?
-        case $test_status in
-            0) ;;
-            124 | 137) result=fail note="timed out after $timeout_minutes minutes" ;;
-            *) result=fail note="ansible-test integration failed" ;;
-        esac
+        target_lines=()
+        bad_targets=()
+        for target in "${targets[@]}"; do
+            log "etcd $version: integration target $target"
+            target_started=$SECONDS
+            target_result=$(run_target "$target" "$@")
+            target_lines+=("$(printf '  %-24s %-7s %5ss' "$target" "$target_result" "$((SECONDS - target_started))")")
+            if [ "$target_result" != pass ]; then
+                bad_targets+=("$target ($target_result)")
+            fi
+        done
+        if [ "${#bad_targets[@]}" -gt 0 ]; then
+            result=fail
+            note="failed: ${bad_targets[*]}"
+        fi
     else
         result=fail
         note="the sandbox did not start"
+        target_lines=()
     fi
     stop_sandbox
     seconds=$((SECONDS - started))
     record_stage "integration etcd $version" "$result" "$seconds" "$note"
-    summary+=("$(printf 'etcd %-8s %-4s %5ss %s' "$version" "$result" "$seconds" "$note")")
+    summary+=("$(printf 'etcd %-8s %-7s %5ss %s' "$version" "$result" "$seconds" "$note")" "${target_lines[@]}")
     if [ "$result" = fail ]; then
         failed=$((failed + 1))
     fi

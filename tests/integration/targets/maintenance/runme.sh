@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# The role etcdops.etcd.maintenance, run as operators run it (`ansible-playbook etcdops.etcd.maintenance
+# -i inventory`), against the sandbox's real 3-member clusters. Each scenario is a playbook here: its
+# "prepare" play sets the clusters up, runme.sh runs the maintenance, its "verify" play reads etcd on
+# its own and checks what the run did and reported. Each run keeps, in a directory of its own, its
+# output, exit code, reports, snapshots and a record of its etcd module calls
+# (callback_plugins/maintenance_record.py), so that no check depends on the role's task names.
+#
+# ansible-test runs this script from the target's directory with INVENTORY_PATH (the testhost) and
+# OUTPUT_DIR set; the sandbox's vars are ../../integration_config.yml (MAINTENANCE_TEST_VARS overrides).
+set -eux
+set -o pipefail
+
+cd "$(dirname "$0")"
+vars_file=$(realpath "${MAINTENANCE_TEST_VARS:-../../integration_config.yml}")
+work=$(mktemp -d "${OUTPUT_DIR:-${TMPDIR:-/tmp}}/maintenance-XXXXXX")
+
+# Whatever happened, leave the clusters as the next targets expect them: every member running, the
+# test's keys deleted, defragmented, no alarm. (The scenarios restart the members they kill.)
+cleanup() {
+    local status=$?
+    ansible-playbook -i "$INVENTORY_PATH" -e "@$vars_file" -e "test_work_dir=$work" cleanup.yml || status=1
+    # ansible-test removes its OUTPUT_DIR; a run by hand removes its own directory.
+    if [ -z "${OUTPUT_DIR:-}" ]; then
+        rm -rf "$work"
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+
+# scenario NAME TAG [ansible-playbook options]: one play of scenario_NAME.yml.
+scenario() {
+    local name=$1 tag=$2
+    shift 2
+    mkdir -p "$work/$name"
+    ansible-playbook -i "$INVENTORY_PATH" -e "@$vars_file" -e "test_work_dir=$work" -e "test_scenario=$name" \
+        --tags "$tag" "scenario_$name.yml" "$@"
+}
+
+# maintain RUN INVENTORY [ansible-playbook options]: the collection's maintenance playbook, its output
+# shown and kept in RUN/run.log, its exit code in RUN/run.rc (scenarios expect failures), its reports
+# in RUN/reports, its snapshots in RUN/snapshots, the record of its etcd module calls in
+# RUN/record.json.
+maintain() {
+    local run=$1 inventory=$2 status=0
+    shift 2
+    mkdir -p "$work/$run/reports" "$work/$run/snapshots"
+    ANSIBLE_NOCOLOR=1 \
+        ANSIBLE_CALLBACK_PLUGINS="$PWD/callback_plugins${ANSIBLE_CALLBACK_PLUGINS:+:$ANSIBLE_CALLBACK_PLUGINS}" \
+        ANSIBLE_CALLBACKS_ENABLED="${ANSIBLE_CALLBACKS_ENABLED:+$ANSIBLE_CALLBACKS_ENABLED,}maintenance_record" \
+        MAINTENANCE_TEST_RECORD="$work/$run/record.json" \
+        ansible-playbook etcdops.etcd.maintenance -i "$work/inventory-$inventory.yml" \
+        -e "maintenance_snapshot_dir=$work/$run/snapshots" -e "maintenance_report_dir=$work/$run/reports" \
+        "$@" 2>&1 | tee "$work/$run/run.log" || status=$?
+    echo "$status" >"$work/$run/run.rc"
+}
+
+# The scenarios, in the order they run (MAINTENANCE_TEST_SCENARIOS picks some, e.g. while writing one;
+# second_run needs fragmented right before it).
+
+# 1. A fragmented cluster: every member defragmented, followers first, leadership moved away from the
+#    leader before its turn, a snapshot first.
+fragmented() {
+    scenario fragmented prepare "$@"
+    maintain fragmented plain "$@"
+    scenario fragmented verify "$@"
+}
+
+# 2. A second run right after: nothing due, changed=0 everywhere, no snapshot.
+second_run() {
+    maintain second_run plain "$@"
+    scenario second_run verify "$@"
+}
+
+# 3. --check where work is due: it reports what it would do and changes nothing.
+check_mode() {
+    scenario check_mode prepare "$@"
+    maintain check_mode plain --check "$@"
+    scenario check_mode verify "$@"
+}
+
+# 4. A cluster stuck on NOSPACE: recovered, writes accepted, no key lost.
+nospace() {
+    scenario nospace prepare "$@"
+    maintain nospace nospace "$@"
+    scenario nospace verify "$@"
+}
+
+# 5. One member down (TLS cluster): refused before any change, the message names the member.
+member_down() {
+    scenario member_down prepare "$@"
+    maintain member_down tls "$@"
+    scenario member_down verify "$@"
+}
+
+# 6. A member killed mid-run, right after the first member's defragmentation (by the record callback:
+#    deterministic, a callback runs before the next task is queued). The run stops at the killed
+#    member and the leader is not touched; after a restart, a second run completes.
+killed_mid_run() {
+    scenario killed_mid_run prepare "$@"
+    MAINTENANCE_TEST_KILL=$(cat "$work/killed_mid_run/kill.json") maintain killed_mid_run plain "$@"
+    scenario killed_mid_run verify "$@"
+    maintain killed_mid_run_rerun plain "$@"
+    scenario killed_mid_run verify_rerun "$@"
+}
+
+# 7. A fleet of three clusters in one inventory, one of them with a member down, run from the controller:
+#    the other two are maintained, the broken one is not touched, the run fails.
+fleet() {
+    scenario fleet prepare "$@"
+    maintain fleet fleet -e maintenance_run_from=controller "$@"
+    scenario fleet verify "$@"
+}
+
+# 8. Role variables: a wrong type and a typo fail before any etcd module runs.
+argument_specs() {
+    scenario argument_specs prepare "$@"
+    maintain wrong_type plain -e maintenance_pause_seconds=abc "$@"
+    maintain typo plain -e maintenance_snapshot_kep=3 "$@"
+    scenario argument_specs verify "$@"
+}
+
+ansible-playbook -i "$INVENTORY_PATH" -e "@$vars_file" -e "test_work_dir=$work" setup.yml "$@"
+for name in ${MAINTENANCE_TEST_SCENARIOS:-fragmented second_run check_mode nospace member_down killed_mid_run fleet argument_specs}; do
+    "$name" "$@"
+done
