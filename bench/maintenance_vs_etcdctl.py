@@ -82,6 +82,25 @@ def parse_args(argv=None):
 
 # -- clusters ---------------------------------------------------------------------------------
 
+def in_threads(function, items):
+    """function(item) for every item, each in its own thread; the first error is raised here."""
+    errors = []
+
+    def guarded(item):
+        try:
+            function(item)
+        except Exception as exc:  # noqa: BLE001 - raised again below, in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(item,)) for item in items]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
 LIVE_VALUE = 1024  # bytes of one live value: a small Kubernetes object (a lease, an endpoint slice)
 LIVE_PER_TXN = 64  # puts per transaction for the live data (etcd allows 128 operations per txn)
 
@@ -101,7 +120,6 @@ def load(sandbox, cluster, values, mb, live_mb=0):
     until every member applied it all."""
     client = sandbox.client(cluster, timeout=60)
     endpoint = cluster.endpoints[0]
-    errors = []
     if live_mb:
         load_live(client, endpoint, live_mb)
     mb -= live_mb
@@ -119,19 +137,10 @@ def load(sandbox, cluster, values, mb, live_mb=0):
 
     def writer(first):
         # Several writers at once: etcd batches their proposals, and the load is not what is measured.
-        try:
-            for i in range(first, mb, WRITERS):
-                put(i)
-        except Exception as exc:  # noqa: BLE001 - raised again below, in the caller's thread
-            errors.append(exc)
+        for i in range(first, mb, WRITERS):
+            put(i)
 
-    threads = [threading.Thread(target=writer, args=(first,)) for first in range(WRITERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
+    in_threads(writer, range(WRITERS))
     deadline = time.monotonic() + 120
     while True:
         status = sandbox.status(cluster, client)
@@ -295,21 +304,7 @@ def repetition(args, index, procedures, values, workdir):
         names = ['c%d-%s' % (index, p.replace('+', '-')) for p in procedures]
         clusters = dict(zip(procedures, sandbox.start_clusters(['plain'] * len(procedures), names=names)))
         started = time.monotonic()
-        errors = []
-
-        def load_one(cluster):
-            try:
-                load(sandbox, cluster, values, args.mb, args.live_mb)
-            except Exception as exc:  # noqa: BLE001 - reported below, in the main thread
-                errors.append(exc)
-
-        threads = [threading.Thread(target=load_one, args=(c,)) for c in clusters.values()]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if errors:
-            raise errors[0]
+        in_threads(lambda cluster: load(sandbox, cluster, values, args.mb, args.live_mb), clusters.values())
         print('  repeat %d: %d clusters loaded with %d MiB each (%d MiB of it live) in %.1f s (etcd %s); order: %s'
               % (index + 1, len(clusters), args.mb, args.live_mb, time.monotonic() - started, sandbox.version,
                  ', '.join(order)),
