@@ -130,7 +130,7 @@ def test_avoid_by_id_and_by_url():
 
 def test_avoid_skips_down_unhealthy_and_learner_members():
     chosen = leadership.choose(cluster(learners=['etcd-4'], down=['etcd-2'],
-                                        applied={'etcd-3': 90, 'etcd-4': 500}), avoid='etcd-1')
+                                       applied={'etcd-3': 90, 'etcd-4': 500}), avoid='etcd-1')
     assert chosen['name'] == 'etcd-3'
 
 

@@ -99,7 +99,7 @@ def test_resolve_defaults_are_etcds():
 ])
 def test_serves_port(listen, advertise, port, expected):
     assert process.serves_port({'listen_client_urls': listen, 'advertise_client_urls': advertise},
-                                        port) is expected
+                               port) is expected
 
 
 def test_serves_port_of_the_defaults():
@@ -124,7 +124,7 @@ def test_auto_compaction_off(retention):
 @pytest.mark.parametrize('mode, retention', [('periodic', '1h'), ('periodic', '30m'), ('revision', '1000')])
 def test_auto_compaction_on(mode, retention):
     assert process.risks_of(settings(auto_compaction_mode=mode, auto_compaction_retention=retention),
-                                     None, None) == []
+                            None, None) == []
 
 
 def test_quota_above_8_gib():
