@@ -204,8 +204,8 @@ def save(module, client):
     if member is None:
         raise EtcdError(client.endpoints[0], 'no given endpoint answers',
                         remedy='Name a member that is up in endpoints')
-    status = client.member_status(member['endpoint'])
-    revision, cluster_id = status['revision'], status['cluster_id']
+    # The status cluster_status() just read: the snapshot holds at least that revision.
+    revision, cluster_id = member['revision'], cluster['cluster_id']
     if not cluster_id:
         raise EtcdError(member['endpoint'], 'the member did not report its cluster id, which names the snapshot',
                         remedy='Point endpoints at an etcd v3 member (3.4 or later)')

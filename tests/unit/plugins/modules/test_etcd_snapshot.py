@@ -180,13 +180,10 @@ class Client(object):
         self.snapshots = 0
 
     def cluster_status(self):
-        return {}
+        return {'cluster_id': self.cluster_id, 'members': [dict(self.member, revision=self.revision)]}
 
     def first_reachable_member(self, cluster):
-        return self.member
-
-    def member_status(self, endpoint):
-        return {'revision': self.revision, 'cluster_id': self.cluster_id}
+        return cluster['members'][0]
 
     def snapshot(self, endpoint, out):
         self.snapshots += 1
