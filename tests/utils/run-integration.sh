@@ -42,19 +42,26 @@ stop_sandbox() {
 }
 on_exit stop_sandbox
 
-# Run one target; print "pass", "fail" or "timeout".
+# Run one target, its output to stderr and to $2; print "pass", "fail" or "timeout".
 run_target() {
     local status=0
     # ansible-test's inventory for --local points ansible_python_interpreter at the Python it runs with
     # (.venv), so interpreter discovery never meets pyenv's shims.
     (cd "$COLLECTION_DIR" &&
         timeout --kill-after=60 "${timeout_minutes}m" \
-            ansible-test integration --local --python "$TEST_PYTHON_VERSION" -v "$1" "${@:2}") >&2 || status=$?
+            ansible-test integration --local --python "$TEST_PYTHON_VERSION" -v "$1" "${@:3}") 2>&1 |
+        tee "$2" >&2 || status=${PIPESTATUS[0]}
     case $status in
         0) echo pass ;;
         124 | 137) echo timeout ;;
         *) echo fail ;;
     esac
+}
+
+# The last failed tasks of a target's log, each with the task it belongs to, cut to a readable width.
+failed_tasks() {
+    awk '/^TASK \[/ { task = $0; sub(/ \*+$/, "", task) }
+         /^(fatal|failed): / { print "    " task; print "      " substr($0, 1, 600) }' "$1" | tail -n 8
 }
 
 summary=()
@@ -73,10 +80,14 @@ for version in "${versions[@]}"; do
         for target in "${targets[@]}"; do
             log "etcd $version: integration target $target"
             target_started=$SECONDS
-            target_result=$(run_target "$target" "$@")
+            target_log="$COLLECTIONS_ROOT/etcd-$version-$target.log"
+            target_result=$(run_target "$target" "$target_log" "$@")
             target_lines+=("$(printf '  %-24s %-7s %5ss' "$target" "$target_result" "$((SECONDS - target_started))")")
             if [ "$target_result" != pass ]; then
                 bad_targets+=("$target ($target_result)")
+                # CI keeps only the end of the output: repeat the failing tasks and their messages there.
+                mapfile -t failure_lines < <(failed_tasks "$target_log")
+                target_lines+=("${failure_lines[@]}")
             fi
         done
         if [ "${#bad_targets[@]}" -gt 0 ]; then
