@@ -100,47 +100,7 @@ msg:
 '''
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.common import EtcdModule
-from ansible_collections.etcdops.etcd.plugins.module_utils.errors import (
-    EtcdCompactedError,
-    EtcdFutureRevisionError,
-)
-
-
-def target_revision(current, revision=None, keep=None):
-    """The revision to compact to; 0 when nothing is due."""
-    if revision is not None:
-        return revision
-    if keep is not None:
-        return max(current - keep, 0)
-    return current
-
-
-def compact(module, client):
-    params = module.params
-    current = client.current_revision()
-    target = target_revision(current, params['revision'], params['keep'])
-    result = dict(changed=False, revision=target, current_revision=current, physical=params['physical'])
-    if target <= 1:
-        # Revision 1 is the empty store: there is no history before it.
-        result.update(revision=0, msg='nothing to compact: the history is shorter than asked to keep')
-        return result
-    if target > current:
-        raise EtcdFutureRevisionError(
-            client.endpoints[0], 'revision %d is in the future: the current revision is %d' % (target, current))
-    # Compacting to R discards revisions below R, so R is done once R - 1 can no longer be read.
-    if not client.revision_available(target - 1):
-        result['msg'] = 'already compacted to revision %d or later' % target
-        return result
-    result.update(changed=True, msg='compacted to revision %d' % target)
-    if module.check_mode:
-        result['msg'] = 'would compact to revision %d' % target
-        return result
-    try:
-        client.compact(target, physical=params['physical'], timeout=params['compact_timeout'])
-    except EtcdCompactedError:
-        # Someone (auto-compaction, another run) compacted between our check and our call.
-        result.update(changed=False, msg='already compacted to revision %d or later' % target)
-    return result
+from ansible_collections.etcdops.etcd.plugins.module_utils.compaction import compact_history
 
 
 def main():
@@ -159,7 +119,10 @@ def main():
         if value is not None and value < (1 if name == 'compact_timeout' else 0):
             module.fail_json(msg='%s must not be negative%s, got %d'
                              % (name, ' or zero' if name == 'compact_timeout' else '', value))
-    module.run(lambda client: compact(module, client))
+    params = module.params
+    module.run(lambda client: compact_history(client, module.check_mode, revision=params['revision'],
+                                              keep=params['keep'], physical=params['physical'],
+                                              timeout=params['compact_timeout']))
 
 
 if __name__ == '__main__':

@@ -25,6 +25,10 @@ description:
   - Learners are skipped (etcd cannot defragment a learner).
   - Before anything changes, every named member must answer, the cluster must have a leader
     and O(rule) must evaluate on every member; otherwise nothing is defragmented.
+  - With O(compact=true) the key-value history is compacted once, after those checks and
+    before the first member's turn, as M(etcdops.etcd.etcd_compact) does (physically, through
+    the first member named), so that the defragmentations that follow give the pages of the old
+    revisions back too, as C(etcd-defrag --compaction) does. O(rule) is evaluated after it.
   - A failure stops at that member; the members after it are not touched.
 author:
   - etcdops maintainers (@etcdops)
@@ -81,6 +85,21 @@ options:
       - The member to hand leadership to with O(move_leader=true), by name, id or client URL. It
         must be a voting member; etcd refuses it if it lags.
     type: str
+  compact:
+    description:
+      - Compact the history once before the first member's turn (see the description). When it
+        is already compacted that far, nothing is done. A failed compaction stops the run before
+        any defragmentation.
+      - The compaction call is bounded by O(defrag_timeout).
+      - In check mode the rule is evaluated on the members as they are, before the compaction
+        that would free pages.
+    type: bool
+    default: false
+  compact_keep:
+    description:
+      - With O(compact=true), the number of most recent revisions to keep (the compaction goes to
+        the current revision minus this); the default compacts to the current revision.
+    type: int
 notes:
   - Defragmenting the leader stalls lease renewals of the whole cluster for the duration; put the
     leader last in O(endpoints), and move leadership away first (O(move_leader=true)). The role
@@ -108,6 +127,14 @@ EXAMPLES = r'''
   etcdops.etcd.etcd_defrag:
     endpoints: "{{ etcd_endpoints }}"
     force: true
+
+- name: Compact the history, then defragment every member, the leader last and leadership moved first
+  etcdops.etcd.etcd_defrag:
+    endpoints: "{{ etcd_endpoints }}"
+    compact: true
+    compact_keep: 1000
+    force: true
+    move_leader: true
 '''
 
 RETURN = r'''
@@ -176,6 +203,33 @@ reclaimed_bytes:
   returned: success
   type: int
   sample: 314572800
+compaction:
+  description: >-
+    The compaction of O(compact=true), as M(etcdops.etcd.etcd_compact) returns it; null without
+    O(compact) or when the run stopped before it.
+  returned: success and failure
+  type: dict
+  contains:
+    changed:
+      description: The history was compacted (would be, in check mode).
+      type: bool
+      sample: true
+    revision:
+      description: The revision compacted to; 0 when the history was too short.
+      type: int
+      sample: 10734
+    current_revision:
+      description: The cluster's revision when the compaction was decided.
+      type: int
+      sample: 10734
+    physical:
+      description: The compaction waited until the member that took it had freed the pages.
+      type: bool
+      sample: true
+    msg:
+      description: What was done, or why nothing was.
+      type: str
+      sample: compacted to revision 10734
 '''
 
 import time
@@ -184,6 +238,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.client import member_entry
 from ansible_collections.etcdops.etcd.plugins.module_utils.common import EtcdModule
+from ansible_collections.etcdops.etcd.plugins.module_utils.compaction import compact_history
 from ansible_collections.etcdops.etcd.plugins.module_utils.errors import EtcdError, EtcdTimeoutError
 from ansible_collections.etcdops.etcd.plugins.module_utils.leadership import LeaderError, choose, hand_over
 from ansible_collections.etcdops.etcd.plugins.module_utils.rules import (
@@ -202,6 +257,7 @@ class Defragmenter:
         self.client = client
         self.params = module.params
         self.results = []
+        self.compaction = None
 
     def fresh(self, cluster, member):
         """The member's etcd_status entry from a status taken now."""
@@ -297,15 +353,27 @@ class Defragmenter:
     def run(self):
         expression = None if self.params['force'] else compile_rule(self.params['rule'])
         cluster, targets = self.preflight(expression)
+        if self.params['compact']:
+            self.compact()
         for member in targets:
             self.one(cluster, member, expression)
         return self.report()
 
+    def compact(self):
+        try:
+            self.compaction = compact_history(self.client, self.module.check_mode, keep=self.params['compact_keep'],
+                                              timeout=self.params['defrag_timeout'])
+        except EtcdError as exc:
+            exc.detail = 'the compaction failed, nothing was defragmented: %s' % exc.detail
+            raise
+
     def report(self):
         return dict(
-            changed=any(r['defragmented'] or r['leader_moved_to'] for r in self.results),
+            changed=(any(r['defragmented'] or r['leader_moved_to'] for r in self.results)
+                     or bool(self.compaction and self.compaction['changed'])),
             members=self.results,
             reclaimed_bytes=sum(r['reclaimed_bytes'] or 0 for r in self.results),
+            compaction=self.compaction,
         )
 
 
@@ -318,6 +386,8 @@ def main():
             wait_timeout=dict(type='int', default=120),
             move_leader=dict(type='bool', default=False),
             leader_target=dict(type='str'),
+            compact=dict(type='bool', default=False),
+            compact_keep=dict(type='int', no_log=False),
         ),
         quota=True,
         supports_check_mode=True,
@@ -327,6 +397,8 @@ def main():
     for name in ('defrag_timeout', 'wait_timeout'):
         if module.params[name] <= 0:
             module.fail_json(msg='%s must be a positive number of seconds, got %d' % (name, module.params[name]))
+    if module.params['compact_keep'] is not None and module.params['compact_keep'] < 0:
+        module.fail_json(msg='compact_keep must not be negative, got %d' % module.params['compact_keep'])
 
     defragmenter = Defragmenter(module, module.client)
     try:

@@ -1272,8 +1272,9 @@ class Sandbox:
         return {"puts": puts, "status": status, "error": text, "alarms": alarms, "endpoint": endpoints[0]}
 
     def fragment(self, endpoints=None, mb: int = 8, key: str = "/sandbox/fragment",
-                 timeout: float = 60.0) -> dict[str, Any]:
-        """Write mb x 1 MiB revisions of one key, compact them away: free pages stay in the db file."""
+                 timeout: float = 60.0, compact: bool = True) -> dict[str, Any]:
+        """Write mb x 1 MiB revisions of one key, compact them away: free pages stay in the db file.
+        Without compact: only the history, which a compaction would turn into free pages."""
         endpoints = self._endpoints(endpoints, "plain")
         client = self._client_for(endpoints)
         value = b64(os.urandom(MIB))
@@ -1282,6 +1283,11 @@ class Sandbox:
         for _chunk in range(max(1, mb)):
             reply = client.call(endpoints[0], "/v3/kv/put", {"key": b64(key), "value": value}, timeout=30)
             revision = int(reply["header"]["revision"])
+        if not compact:
+            return {"revision": revision, "compacted": None,
+                    "members": [{"endpoint": url, "dbSize_before": int(before[i].get("dbSize", 0)),
+                                 "dbSizeInUse_before": int(before[i].get("dbSizeInUse", 0))}
+                                for i, url in enumerate(endpoints)]}
         client.call(endpoints[0], "/v3/kv/compaction", {"revision": revision, "physical": True}, timeout=60)
         # Followers compact asynchronously, and bbolt counts freed pages as free only after a
         # later write commits: keep writing a tiny key until every member shows the free pages.
@@ -1601,7 +1607,8 @@ def cmd_fill_nospace(args) -> int:
 
 
 def cmd_fragment(args) -> int:
-    print(json.dumps(_attached(args).fragment(cluster_endpoints(args), mb=args.mb), indent=2))
+    print(json.dumps(_attached(args).fragment(cluster_endpoints(args), mb=args.mb, compact=not args.no_compact),
+                     indent=2))
     return 0
 
 
@@ -1700,6 +1707,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state", required=True)
     p.add_argument("--flavor", default="plain")
     p.add_argument("--mb", type=int, default=8)
+    p.add_argument("--no-compact", action="store_true",
+                   help="write the history only: a compaction turns it into free pages")
     p.set_defaults(func=cmd_fragment)
 
     p = sub.add_parser("put", help="put a key through the JSON gateway")

@@ -24,7 +24,8 @@ description:
   - Writes to the file named by E(MAINTENANCE_TEST_RECORD) a JSON object with C(calls), every
     etcdops.etcd module result in the order the results came in (C(action) without the collection
     prefix, C(host), C(changed), C(failed), C(members), the names of the members the call was
-    about), and C(stats), the play recap per host.
+    about, C(compacted), whether it compacted the history (etcd_compact, or etcd_defrag with
+    its option compact)), and C(stats), the play recap per host.
   - When E(MAINTENANCE_TEST_KILL) holds a command (a JSON argv list), runs it once, right after the
     first etcdops.etcd.etcd_defrag call that changed something. Callbacks run on the controller
     before the strategy queues the next task, so the kill lands between two members' turns without
@@ -54,6 +55,10 @@ class CallbackModule(CallbackBase):
         if not action.startswith(PREFIX) or "results" in outcome:
             return
         changed = bool(outcome.get("changed"))
+        if action == PREFIX + "etcd_compact":
+            compacted = changed
+        else:
+            compacted = bool((outcome.get("compaction") or {}).get("changed"))
         self._record["calls"].append({
             "action": action[len(PREFIX):],
             "host": result._host.get_name(),
@@ -62,6 +67,7 @@ class CallbackModule(CallbackBase):
             "members": [{"name": m.get("name"), "leader_moved_to": m.get("leader_moved_to")}
                         for m in outcome.get("members") or []],
             "leader_name": outcome.get("leader_name"),
+            "compacted": compacted,
         })
         if self._kill and action == PREFIX + "etcd_defrag" and changed and not failed:
             proc = subprocess.run(self._kill, capture_output=True, text=True, timeout=120, check=False)

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.etcdops.etcd.plugins.modules.etcd_compact import target_revision
+from ansible_collections.etcdops.etcd.plugins.module_utils.compaction import target_revision
 
 
 @pytest.mark.parametrize('revision, keep, expected', [
