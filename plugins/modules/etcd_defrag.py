@@ -203,6 +203,13 @@ reclaimed_bytes:
   returned: success
   type: int
   sample: 314572800
+stopped_at:
+  description: >-
+    The endpoint (as given) of the member whose turn failed: it and the members after it were not
+    done. Null when the run did not stop at a member (success, or a failure before the first turn).
+  returned: success and failure
+  type: str
+  sample: https://10.0.0.13:2379
 compaction:
   description: >-
     The compaction of O(compact=true), as M(etcdops.etcd.etcd_compact) returns it; null without
@@ -258,6 +265,7 @@ class Defragmenter:
         self.params = module.params
         self.results = []
         self.compaction = None
+        self.stopped_at = None
 
     def fresh(self, cluster, member):
         """The member's etcd_status entry from a status taken now."""
@@ -356,7 +364,11 @@ class Defragmenter:
         if self.params['compact']:
             self.compact()
         for member in targets:
-            self.one(cluster, member, expression)
+            try:
+                self.one(cluster, member, expression)
+            except (EtcdError, RuleError):
+                self.stopped_at = member['endpoint']
+                raise
         return self.report()
 
     def compact(self):
@@ -374,6 +386,7 @@ class Defragmenter:
             members=self.results,
             reclaimed_bytes=sum(r['reclaimed_bytes'] or 0 for r in self.results),
             compaction=self.compaction,
+            stopped_at=self.stopped_at,
         )
 
 

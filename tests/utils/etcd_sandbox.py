@@ -789,6 +789,59 @@ class NotEtcdServer:
         self.thread.join(5)
 
 
+class KillingProxy:
+    """A TCP proxy in front of one member's plain-http client URL, for tests of a member lost in the
+    middle of one module run. When the first response to a ``POST /v3/maintenance/defragment``
+    comes back from the member, it first runs ``on_defragment`` (e.g. kills another member), then
+    passes the response on: whatever the client does next, that has already happened."""
+
+    def __init__(self, target_url: str, on_defragment=None):
+        parsed = urllib.parse.urlparse(target_url)
+        if parsed.scheme != "http":
+            raise SandboxError(f"the proxy forwards plain http only, not {target_url}")
+        self.target = (parsed.hostname, parsed.port)
+        self.on_defragment = on_defragment
+        self._fired = threading.Lock()
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.5)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def serve(self, until: float) -> None:
+        with self.sock:
+            while time.monotonic() < until:
+                try:
+                    client, _ = self.sock.accept()
+                except socket.timeout:
+                    continue
+                threading.Thread(target=self._connection, args=(client,), daemon=True).start()
+
+    def _connection(self, client: socket.socket) -> None:
+        with client, socket.create_connection(self.target, timeout=60) as upstream:
+            first = client.recv(65536)
+            upstream.sendall(first)
+            defragment = first.startswith(b"POST /v3/maintenance/defragment")
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+            while True:
+                chunk = upstream.recv(65536)
+                if not chunk:
+                    break
+                if defragment and self.on_defragment and self._fired.acquire(blocking=False):
+                    self.on_defragment()
+                client.sendall(chunk)
+            with contextlib.suppress(OSError):
+                client.shutdown(socket.SHUT_WR)
+
+    @staticmethod
+    def _pump(source: socket.socket, dest: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                chunk = source.recv(65536)
+                if not chunk:
+                    dest.shutdown(socket.SHUT_WR)
+                    return
+                dest.sendall(chunk)
+
+
 class ClosedPort:
     """A port that refuses connections: bound (so nobody else takes it) but never listening."""
 
@@ -1633,6 +1686,26 @@ def cmd_member(args) -> int:
     return 0
 
 
+def cmd_proxy(args) -> int:
+    """Serve a KillingProxy in front of one member; write its URL to --url-file once it listens."""
+    state = _load_state(args.state)
+    member = _attached(args)._cluster(args.flavor).members[args.index]
+
+    def kill() -> None:
+        reply = _control_request(state, {"op": "kill-member", "flavor": args.flavor, "index": args.kill_index})
+        print(f"etcd_sandbox proxy: killed member {args.kill_index} of {args.flavor}: {reply}", flush=True)
+
+    proxy = KillingProxy(member.client_url, kill if args.kill_index is not None else None)
+    url_file = Path(args.url_file)
+    tmp = url_file.with_name(url_file.name + ".tmp")
+    tmp.write_text(proxy.url)
+    tmp.replace(url_file)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(f"etcd_sandbox proxy: {proxy.url} -> {member.client_url}", flush=True)
+    proxy.serve(time.monotonic() + args.max_lifetime)
+    return 0
+
+
 def cmd_status(args) -> int:
     sandbox = _attached(args)
     names = [args.flavor] if args.flavor else list(sandbox.clusters)
@@ -1720,6 +1793,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cert")
     p.add_argument("--key-file", help="client key (with --cert)")
     p.set_defaults(func=cmd_put)
+
+    p = sub.add_parser("proxy", help="a TCP proxy in front of one member (plain http), for tests")
+    p.add_argument("--state", required=True)
+    p.add_argument("--flavor", default="plain")
+    p.add_argument("--index", type=int, required=True, help="the member it forwards to")
+    p.add_argument("--kill-index", type=int,
+                   help="kill this member right before the first defragment response passes")
+    p.add_argument("--url-file", required=True, help="where to write the proxy's URL once it listens")
+    p.add_argument("--max-lifetime", type=float, default=600.0, help="seconds before it stops by itself")
+    p.set_defaults(func=cmd_proxy)
 
     for name in ("kill-member", "restart-member"):
         p = sub.add_parser(name, help="{} one member (same data dir and ports)".format(name.split("-", maxsplit=1)[0]))

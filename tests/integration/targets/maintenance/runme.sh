@@ -104,6 +104,29 @@ killed_mid_run() {
     scenario killed_mid_run verify_rerun "$@"
 }
 
+# 6b. The same in controller mode, where the members' turns are one etcd_defrag run: the inventory
+#     reaches the first follower through a proxy (tests/utils/etcd_sandbox.py proxy) that kills the
+#     second follower right before the first follower's defragment response reaches the module
+#     (deterministic as well: the module sees the response only once the member is dead).
+killed_mid_run_controller() {
+    local proxy_pid
+    scenario killed_mid_run prepare -e test_kill_via=proxy "$@"
+    rm -f "$work/killed_mid_run/proxy.url"
+    python3 -c 'import json, os, sys; argv = json.load(open(sys.argv[1])); os.execvp(argv[0], argv)' \
+        "$work/killed_mid_run/proxy.json" &
+    proxy_pid=$!
+    for _ in $(seq 100); do
+        [ -s "$work/killed_mid_run/proxy.url" ] && break
+        sleep 0.1
+    done
+    maintain killed_mid_run_controller plain-proxy -e maintenance_run_from=controller "$@"
+    kill "$proxy_pid" || true
+    wait "$proxy_pid" || true
+    scenario killed_mid_run verify -e test_kill_via=proxy -e test_run=killed_mid_run_controller "$@"
+    maintain killed_mid_run_controller_rerun plain -e maintenance_run_from=controller "$@"
+    scenario killed_mid_run verify_rerun -e test_run=killed_mid_run_controller_rerun "$@"
+}
+
 # 7. A fleet of three clusters in one inventory, one of them with a member down, run from the controller:
 #    the other two are maintained, the broken one is not touched, the run fails.
 fleet() {
@@ -121,6 +144,6 @@ argument_specs() {
 }
 
 ansible-playbook -i "$INVENTORY_PATH" -e "@$vars_file" -e "test_work_dir=$work" setup.yml "$@"
-for name in ${MAINTENANCE_TEST_SCENARIOS:-fragmented second_run check_mode nospace member_down killed_mid_run fleet argument_specs}; do
+for name in ${MAINTENANCE_TEST_SCENARIOS:-fragmented second_run check_mode nospace member_down killed_mid_run killed_mid_run_controller fleet argument_specs}; do
     "$name" "$@"
 done
