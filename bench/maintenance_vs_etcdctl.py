@@ -18,6 +18,10 @@ all of it history that a compaction turns into free pages. Then, on one cluster 
                   role's checks (preflight, leader transfer, health waits, postflight, report)
 - role+snapshot:  the same with the role's snapshot on (default of the role)
 
+The role runs in ``--run-from`` mode: ``member`` (the role's default: each member's module calls
+on its own inventory host, here all local) or ``controller`` (every call on the controller, the
+members' turns in one etcd_defrag run).
+
 and prints each, the medians over ``--repeat`` runs, the ratio role / etcdctl and the role's
 overhead per member ((role - etcdctl) / 3). The order of the procedures rotates with each
 repetition. It also counts the requests every procedure sent to etcd (the members' own
@@ -71,6 +75,8 @@ def parse_args(argv=None):
     parser.add_argument('--repeat', type=int, default=3)
     parser.add_argument('--no-snapshot-run', action='store_true', help='skip the role run with the snapshot on')
     parser.add_argument('--profile', action='store_true', help="print where the role's time went")
+    parser.add_argument('--run-from', choices=('member', 'controller'), default='member',
+                        help="the role's maintenance_run_from (default: member, the role's default)")
     parser.add_argument('--keep', help='keep inventories, ansible-playbook logs and timings in this directory')
     args = parser.parse_args(argv)
     if args.gb1:
@@ -243,7 +249,7 @@ def collection_tree(workdir):
     return tree
 
 
-def run_role(cluster, snapshot, workdir):
+def run_role(cluster, snapshot, workdir, run_from):
     name = 'role+snapshot' if snapshot else 'role'
     rundir = workdir / name.replace('+', '-')
     rundir.mkdir(parents=True, exist_ok=True)
@@ -254,6 +260,7 @@ def run_role(cluster, snapshot, workdir):
     (rundir / 'vars.yml').write_text(json.dumps({
         'maintenance_defrag_rule': 'db_size > `0`',
         'maintenance_snapshot': snapshot,
+        'maintenance_run_from': run_from,
         'maintenance_snapshot_dir': str(rundir / 'snapshots'),
     }))
     env = clean_env()
@@ -320,7 +327,7 @@ def repetition(args, index, procedures, values, workdir):
             if procedure == 'etcdctl':
                 result = run_etcdctl(sandbox, cluster, args.mb, rundir)
             else:
-                result = run_role(cluster, procedure == 'role+snapshot', rundir)
+                result = run_role(cluster, procedure == 'role+snapshot', rundir, args.run_from)
             result['requests'] = diff(requests_seen(sandbox, cluster), before, own_reads)
             result['db_before'], result['db_after'] = sizes_before, db_sizes(sandbox, cluster)
             results[procedure] = result
@@ -425,9 +432,10 @@ def main(argv=None):
     # Each member: its db file plus its WAL (every 1 MiB put is in both), and room for one defrag copy.
     need = len(procedures) * 3 * args.mb * MIB * 3
     free = shutil.disk_usage(tempfile.gettempdir()).free
-    print('etcd %s, %d clusters x 3 members, %d MiB per member, %d repeats; needs about %.1f GB of disk in %s '
-          '(%.1f GB free); %d CPUs, load average %.1f' % (
-              args.version, len(procedures), args.mb, args.repeat, need / 1e9, tempfile.gettempdir(), free / 1e9,
+    print('etcd %s, %d clusters x 3 members, %d MiB per member, %d repeats, role in %s mode; needs about %.1f GB '
+          'of disk in %s (%.1f GB free); %d CPUs, load average %.1f' % (
+              args.version, len(procedures), args.mb, args.repeat, args.run_from, need / 1e9, tempfile.gettempdir(),
+              free / 1e9,
               os.cpu_count(), os.getloadavg()[0]), flush=True)
     if need > free:
         print('not enough free disk: use a smaller --mb or --no-snapshot-run')
