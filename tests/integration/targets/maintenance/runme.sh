@@ -40,7 +40,7 @@ scenario() {
 # maintain RUN INVENTORY [ansible-playbook options]: the collection's maintenance playbook, its output
 # shown and kept in RUN/run.log, its exit code in RUN/run.rc (scenarios expect failures), its reports
 # in RUN/reports, its snapshots in RUN/snapshots, the record of its etcd module calls in
-# RUN/record.json.
+# RUN/record.json. MAINTENANCE_TEST_PLAYBOOK runs another of the collection's playbooks the same way.
 maintain() {
     local run=$1 inventory=$2 status=0
     shift 2
@@ -49,7 +49,7 @@ maintain() {
         ANSIBLE_CALLBACK_PLUGINS="$PWD/callback_plugins${ANSIBLE_CALLBACK_PLUGINS:+:$ANSIBLE_CALLBACK_PLUGINS}" \
         ANSIBLE_CALLBACKS_ENABLED="${ANSIBLE_CALLBACKS_ENABLED:+$ANSIBLE_CALLBACKS_ENABLED,}maintenance_record" \
         MAINTENANCE_TEST_RECORD="$work/$run/record.json" \
-        ansible-playbook etcdops.etcd.maintenance -i "$work/inventory-$inventory.yml" \
+        ansible-playbook "${MAINTENANCE_TEST_PLAYBOOK:-etcdops.etcd.maintenance}" -i "$work/inventory-$inventory.yml" \
         -e "maintenance_snapshot_dir=$work/$run/snapshots" -e "maintenance_report_dir=$work/$run/reports" \
         "$@" 2>&1 | tee "$work/$run/run.log" || status=$?
     echo "$status" >"$work/$run/run.rc"
@@ -143,7 +143,18 @@ argument_specs() {
     scenario argument_specs verify "$@"
 }
 
+# 9. The other playbooks on a fragmented cluster, in both modes: etcdops.etcd.status reports and
+#    changes nothing; etcdops.etcd.snapshot writes one verified snapshot and changes nothing in etcd.
+playbooks() {
+    scenario playbooks prepare "$@"
+    MAINTENANCE_TEST_PLAYBOOK=etcdops.etcd.status maintain status_member plain "$@"
+    MAINTENANCE_TEST_PLAYBOOK=etcdops.etcd.status maintain status_controller plain -e maintenance_run_from=controller "$@"
+    MAINTENANCE_TEST_PLAYBOOK=etcdops.etcd.snapshot maintain snapshot_member plain "$@"
+    MAINTENANCE_TEST_PLAYBOOK=etcdops.etcd.snapshot maintain snapshot_controller plain -e maintenance_run_from=controller "$@"
+    scenario playbooks verify "$@"
+}
+
 ansible-playbook -i "$INVENTORY_PATH" -e "@$vars_file" -e "test_work_dir=$work" setup.yml "$@"
-for name in ${MAINTENANCE_TEST_SCENARIOS:-fragmented second_run check_mode nospace member_down killed_mid_run killed_mid_run_controller fleet argument_specs}; do
+for name in ${MAINTENANCE_TEST_SCENARIOS:-fragmented second_run check_mode nospace member_down killed_mid_run killed_mid_run_controller fleet argument_specs playbooks}; do
     "$name" "$@"
 done
