@@ -810,7 +810,7 @@ class KillingProxy:
         with self.sock:
             while time.monotonic() < until:
                 try:
-                    client, _ = self.sock.accept()
+                    client = self.sock.accept()[0]
                 except socket.timeout:
                     continue
                 threading.Thread(target=self._connection, args=(client,), daemon=True).start()
