@@ -68,7 +68,7 @@ step "Set up: Python venv with ansible-core (.venv), etcd binaries (.cache/etcd)
 use_venv
 bin_dirs=$(sandbox fetch --versions "$ETCD_VERSION")
 say "etcd binaries: $(python -c 'import json, sys; print(", ".join(json.load(sys.stdin).values()))' <<<"$bin_dirs")"
-versions=$(ansible-playbook --version)
+versions=$("${ANSIBLE_PLAYBOOK:-ansible-playbook}" --version)
 say "${versions%%$'\n'*}"
 
 mkdir -p "$DEMO_DIR"
@@ -121,12 +121,14 @@ case "$answer" in
 *"database space exceeded"*) ;;
 *) die "expected 'mvcc: database space exceeded' after $puts puts" ;;
 esac
+# Not `etcdctl ... | grep -q`: grep -q stops reading at the first match, and under pipefail the
+# SIGPIPE that etcdctl may then get fails the pipeline although the alarm is there.
 for _ in $(seq 1 150); do
-    etcdctl_quiet alarm list | grep -q NOSPACE && break
+    [[ $(etcdctl_quiet alarm list) == *NOSPACE* ]] && break
     sleep 0.1
 done
 etcdctl alarm list
-etcdctl_quiet alarm list | grep -q NOSPACE || die "no NOSPACE alarm after 15 s"
+[[ $(etcdctl_quiet alarm list) == *NOSPACE* ]] || die "no NOSPACE alarm after 15 s"
 say "the cluster now refuses every write (deletes still work) until someone repairs it:"
 etcdctl put /demo/probe before-maintenance 2>&1 | without_client_logs || true
 etcdctl endpoint status -w table
