@@ -176,14 +176,19 @@ def _read_index(root: Path) -> dict[str, Any]:
         return {}
 
 
-def _write_json_atomic(path: Path, data: Any) -> None:
+def _write_text_atomic(path: Path, text: str) -> None:
+    """Write a file whole or not at all (a reader never sees half of it), mode 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     # 0600: a sandbox state holds the test clusters' passwords.
     fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        handle.write(text)
     os.replace(str(tmp), str(path))
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    _write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def _cached(root: Path, spec: str) -> Path | None:
@@ -819,26 +824,28 @@ class KillingProxy:
         with client, socket.create_connection(self.target, timeout=60) as upstream:
             first = client.recv(65536)
             upstream.sendall(first)
-            defragment = first.startswith(b"POST /v3/maintenance/defragment")
+            before_reply = None
+            if first.startswith(b"POST /v3/maintenance/defragment") and self.on_defragment:
+                before_reply = self._fire_once
             threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
-            while True:
-                chunk = upstream.recv(65536)
-                if not chunk:
-                    break
-                if defragment and self.on_defragment and self._fired.acquire(blocking=False):
-                    self.on_defragment()
-                client.sendall(chunk)
-            with contextlib.suppress(OSError):
-                client.shutdown(socket.SHUT_WR)
+            self._pump(upstream, client, before_reply)
+
+    def _fire_once(self) -> None:
+        if self._fired.acquire(blocking=False):
+            self.on_defragment()
 
     @staticmethod
-    def _pump(source: socket.socket, dest: socket.socket) -> None:
+    def _pump(source: socket.socket, dest: socket.socket, before_chunk=None) -> None:
+        """Relay source to dest until source closes, then close dest for writing; call
+        before_chunk (if any) before passing each chunk on."""
         with contextlib.suppress(OSError):
             while True:
                 chunk = source.recv(65536)
                 if not chunk:
                     dest.shutdown(socket.SHUT_WR)
                     return
+                if before_chunk:
+                    before_chunk()
                 dest.sendall(chunk)
 
 
@@ -1696,10 +1703,7 @@ def cmd_proxy(args) -> int:
         print(f"etcd_sandbox proxy: killed member {args.kill_index} of {args.flavor}: {reply}", flush=True)
 
     proxy = KillingProxy(member.client_url, kill if args.kill_index is not None else None)
-    url_file = Path(args.url_file)
-    tmp = url_file.with_name(url_file.name + ".tmp")
-    tmp.write_text(proxy.url)
-    tmp.replace(url_file)
+    _write_text_atomic(Path(args.url_file), proxy.url)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"etcd_sandbox proxy: {proxy.url} -> {member.client_url}", flush=True)
     proxy.serve(time.monotonic() + args.max_lifetime)
