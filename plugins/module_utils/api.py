@@ -125,11 +125,22 @@ def parse_status(message):
         'raft_applied_index': to_int(field(message, 'raftAppliedIndex')),
         'revision': header['revision'],
         'errors': errors,
-        # etcd 3.6: the quota in force; 0 before 3.6.6 when it was never set.
+        # etcd 3.6: the quota in force; 0 (so absent) before 3.6.6 when it was never set.
         'db_size_quota': to_int(field(message, 'dbSizeQuota')),
-        'storage_version': field(message, 'storageVersion'),
+        # etcd 3.6: the schema version of the member's data file, and a downgrade in progress.
+        'storage_version': field(message, 'storageVersion') or None,
+        'downgrade_info': parse_downgrade_info(field(message, 'downgradeInfo')),
     }
     return status
+
+
+def parse_downgrade_info(message):
+    """3.6's DowngradeInfo (``enabled``, ``targetVersion``), false and empty when absent: protojson
+    leaves out a false ``enabled``, and etcd before 3.6 has no such field at all."""
+    return {
+        'enabled': bool(field(message, 'enabled', False)),
+        'target_version': field(message, 'targetVersion') or None,
+    }
 
 
 def fragmentation_ratio(db_size, db_size_in_use):

@@ -432,11 +432,13 @@ _UNREACHABLE = {
     'raft_index': None,
     'raft_applied_index': None,
     'revision': None,
+    'storage_version': None,
+    'downgrade_info': None,
 }
 
 _STATUS_FIELDS = ('endpoint', 'version', 'db_size', 'db_size_in_use', 'db_size_free', 'fragmentation_ratio',
                   'quota_bytes', 'quota_source', 'quota_usage', 'raft_term', 'raft_index',
-                  'raft_applied_index', 'revision', 'errors')
+                  'raft_applied_index', 'revision', 'errors', 'storage_version', 'downgrade_info')
 
 
 def member_entry(member, status, alarms, leader):

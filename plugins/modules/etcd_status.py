@@ -256,6 +256,25 @@ members:
       description: Key-value store revision the member reports.
       type: int
       sample: 10734
+    storage_version:
+      description: >-
+        The schema version of the member's data file (etcd 3.6 and later, for example V(3.6.0));
+        null before 3.6 and when unreachable.
+      type: str
+      sample: 3.6.0
+    downgrade_info:
+      description: >-
+        A cluster downgrade in progress as the member reports it (etcd 3.6 and later:
+        C(etcdctl downgrade enable)); C(enabled=false) before 3.6; null when unreachable.
+      type: dict
+      sample: {"enabled": true, "target_version": "3.5.0"}
+      contains:
+        enabled:
+          description: A downgrade is enabled.
+          type: bool
+        target_version:
+          description: The version the cluster is being downgraded to; null when none.
+          type: str
     alarms:
       description: Alarms active on this member.
       type: list

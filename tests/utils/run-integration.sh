@@ -3,7 +3,9 @@
 # integration target against them, stop them. Every version and every target runs even after a failure; the
 # summary gives each target's result and time, and the exit status is non-zero if anything failed.
 #   ETCD_VERSIONS        versions to fetch and test, as etcd_sandbox.py fetch --versions takes them
-#                        (e.g. 3.4,latest); default: all it knows (3.4.x, 3.5.1, the newest 3.5.x)
+#                        (e.g. 3.4,latest); default: the matrix (3.4.x, the newest 3.5.x, and the 3.6.x and
+#                        3.7.x of tests/utils/etcd-build/VERSIONS, built with Go); 3.5.1 on request.
+#                        A version that cannot be had (no Go, no proxy) is recorded as skipped, with the reason.
 #   TARGETS              integration targets to run (space separated); default: all
 #   INTEGRATION_TIMEOUT  minutes one target may take (default 10): a hung target fails alone instead of
 #                        running into CI's 90-minute limit, which would cut off every report
@@ -27,8 +29,18 @@ fi
 timeout_minutes=${INTEGRATION_TIMEOUT:-10}
 
 log "fetching etcd binaries"
-bin_dirs=$("$ROOT/tests/utils/fetch-etcd.sh")
+missing="$COLLECTIONS_ROOT/etcd-missing.json"
+rm -f "$missing"
+bin_dirs=$(ETCD_MISSING_FILE="$missing" "$ROOT/tests/utils/fetch-etcd.sh") || die "no etcd version could be had"
 mapfile -t versions < <(python -c 'import json, sys; print("\n".join(json.load(sys.stdin)))' <<<"$bin_dirs")
+# Each version that could not be had is a skipped stage that says why (the others still test).
+while IFS=$'\t' read -r spec why; do
+    [ -n "$spec" ] || continue
+    log "etcd $spec: not tested: $why"
+    record_stage "integration etcd $spec" skipped 0 "$why"
+done < <(python -c 'import json, sys
+for spec, why in json.load(open(sys.argv[1])).items():
+    print(spec + "\t" + " ".join(why.split()))' "$missing")
 
 # ansible-test passes this file to every target as extra vars; etcd_sandbox.py up writes it.
 config="$COLLECTION_DIR/tests/integration/integration_config.yml"

@@ -1,0 +1,5 @@
+// Marks the module root only: every build names its own go.mod with -modfile (etcd-<minor>.mod), because one
+// go.mod can require one version of etcd's modules, and the tests build two.
+module etcdops.test/etcdbuild
+
+go 1.25
