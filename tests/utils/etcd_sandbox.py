@@ -786,6 +786,7 @@ class Member:
     log: str
     pid: int = 0
     learner: bool = False  # added by add_learner (joins an existing cluster)
+    etcd: str = ""  # another version's etcd binary this member runs (restart-member --bin-dir); "": the sandbox's
 
 
 @dataclasses.dataclass
@@ -1194,7 +1195,7 @@ class Sandbox:
         cluster = self._cluster(cluster)
         member = cluster.members[index]
         args = [
-            str(self.etcd), "--name", member.name, "--data-dir", member.data_dir,
+            member.etcd or str(self.etcd), "--name", member.name, "--data-dir", member.data_dir,
             "--listen-client-urls", member.client_url, "--advertise-client-urls", member.client_url,
             "--listen-peer-urls", member.peer_url, "--initial-advertise-peer-urls", member.peer_url,
             "--initial-cluster", ",".join(f"{m.name}={m.peer_url}" for m in cluster.members),
@@ -1202,7 +1203,7 @@ class Sandbox:
             "--initial-cluster-token", cluster.token,
             "--snapshot-count", str(self.snapshot_count),
         ]
-        if self.version.startswith("3.4."):
+        if (binary_version(Path(member.etcd)) if member.etcd else self.version).startswith("3.4."):
             args += ["--logger", "zap"]  # 3.4 defaults to the deprecated capnslog
         args += ["--log-outputs", "stderr"]
         if cluster.tls:
@@ -1351,13 +1352,21 @@ class Sandbox:
         else:
             _kill_pid(member.pid, member.data_dir)
 
-    def restart_member(self, index: int, cluster="plain", timeout: float | None = None) -> Member:
-        """Start a killed member again on the same data dir and ports; wait until it serves."""
+    def restart_member(self, index: int, cluster="plain", timeout: float | None = None,
+                       bin_dir: str | None = None) -> Member:
+        """Start a killed member again on the same data dir and ports; wait until it serves. With
+        ``bin_dir``, on that directory's etcd (an upgrade or downgrade of one member); "" goes back to the
+        sandbox's own version; None keeps what the member ran."""
         cluster = self._cluster(cluster)
         member = cluster.members[index]
         proc = self._procs.get((cluster.name, index))
         if (proc is not None and proc.poll() is None) or (proc is None and _pid_is(member.pid, member.data_dir)):
             raise SandboxError(f"member {member.name} is still running")
+        if bin_dir is not None:
+            etcd = Path(bin_dir) / "etcd" if bin_dir else self.etcd
+            if not os.access(str(etcd), os.X_OK):
+                raise SandboxError(f"no etcd binary at {etcd}")
+            member.etcd = "" if etcd == self.etcd else str(etcd)
         self._spawn_member(cluster, index)
         try:
             self._wait_ready(cluster, [member], timeout or self.start_timeout)
@@ -1547,6 +1556,14 @@ def write_vars(path: str, state: dict[str, Any], state_path: str) -> None:
         ("etcd_version", state["version"]),
         ("etcd_hashkv_supported", state["hashkv_supported"]),
         ("etcd_etcdctl", str(Path(state["bin_dir"]) / "etcdctl")),
+        # etcdutl where the version ships one (3.5 and later): 3.6's etcdctl has no `snapshot status`.
+        ("etcd_etcdutl", str(Path(state["bin_dir"]) / "etcdutl") if (Path(state["bin_dir"]) / "etcdutl").exists()
+         else None),
+        ("etcd_bin_dir", state["bin_dir"]),
+        # Every other version in the cache, {version: bin dir}: for a member upgraded or downgraded alone.
+        ("etcd_other_bin_dirs", {p.name: str(p) for p in sorted(Path(state["bin_dir"]).parent.iterdir())
+                                 if p.is_dir() and p.name[:1].isdigit() and _valid_bin_dir(p)
+                                 and p.resolve() != Path(state["bin_dir"]).resolve()}),
     ]
     # Only the clusters this sandbox started (``up --flavors`` may start a few of them).
     for name in FLAVORS:
@@ -1700,7 +1717,7 @@ def _handle_control(sandbox: Sandbox, conn: socket.socket, save, stop: threading
             if op == "kill-member":
                 sandbox.kill_member(index, cluster)
             else:
-                sandbox.restart_member(index, cluster)
+                sandbox.restart_member(index, cluster, bin_dir=request.get("bin_dir"))
             save()
             return {"ok": True, "member": dataclasses.asdict(sandbox.clusters[cluster].members[index])}
         return {"ok": False, "error": f"unknown request {op!r}"}
@@ -1831,7 +1848,10 @@ def cmd_put(args) -> int:
 
 
 def cmd_member(args) -> int:
-    reply = _control_request(_load_state(args.state), {"op": args.command, "flavor": args.flavor, "index": args.index})
+    request = {"op": args.command, "flavor": args.flavor, "index": args.index}
+    if getattr(args, "bin_dir", None) is not None:
+        request["bin_dir"] = args.bin_dir
+    reply = _control_request(_load_state(args.state), request)
     print(json.dumps(reply["member"]))
     return 0
 
@@ -1971,6 +1991,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--state", required=True)
         p.add_argument("--flavor", default="plain")
         p.add_argument("--index", type=int, required=True)
+        if name == "restart-member":
+            p.add_argument("--bin-dir", help="run the member on this directory's etcd (another version: an upgrade "
+                                             "or downgrade of one member); an empty string goes back to the "
+                                             "sandbox's own version")
         p.set_defaults(func=cmd_member)
     return parser
 

@@ -154,7 +154,35 @@ playbooks() {
     scenario playbooks verify "$@"
 }
 
+# applies NAME: false (and says why) when scenario NAME's prepare play found it does not apply to this
+# etcd version.
+applies() {
+    if [ -s "$work/$1/not-applicable.txt" ]; then
+        echo "scenario $1 does not apply here: $(cat "$work/$1/not-applicable.txt")" >&2
+        return 1
+    fi
+}
+
+# 10. An upgrade half done (one member on the next minor version): refused, every member named with its
+#     version; the status playbook reports the same problem. Needs the next minor's binaries.
+mixed_versions() {
+    scenario mixed_versions prepare "$@"
+    applies mixed_versions || return 0
+    maintain mixed_versions plain "$@"
+    MAINTENANCE_TEST_PLAYBOOK=etcdops.etcd.status maintain mixed_versions_status plain "$@"
+    scenario mixed_versions verify "$@"
+}
+
+# 11. A downgrade in progress (etcd 3.6+): refused, saying how to end it; status reports it; cancelled.
+downgrade() {
+    scenario downgrade prepare "$@"
+    applies downgrade || return 0
+    maintain downgrade plain "$@"
+    MAINTENANCE_TEST_PLAYBOOK=etcdops.etcd.status maintain downgrade_status plain "$@"
+    scenario downgrade verify "$@"
+}
+
 ansible-playbook -i "$INVENTORY_PATH" -e "@$vars_file" -e "test_work_dir=$work" setup.yml "$@"
-for name in ${MAINTENANCE_TEST_SCENARIOS:-fragmented second_run check_mode nospace member_down killed_mid_run killed_mid_run_controller fleet argument_specs playbooks}; do
+for name in ${MAINTENANCE_TEST_SCENARIOS:-fragmented second_run check_mode nospace member_down killed_mid_run killed_mid_run_controller fleet argument_specs playbooks mixed_versions downgrade}; do
     "$name" "$@"
 done
