@@ -6,7 +6,7 @@ test:
 	tests/utils/run-all.sh
 
 # The one-command demo: a local 3-member etcd cluster run out of space (NOSPACE), repaired by the role
-# etcdops.etcd.maintenance, then stopped. ETCD_VERSION: latest (default), 3.5.1 or 3.4.
+# etcdops.etcd.maintenance, then stopped. ETCD_VERSION: 3.6 (default), 3.7, latest (the newest 3.5), 3.5.1 or 3.4.
 demo:
 	ETCD_VERSION="$(ETCD_VERSION)" demo/run.sh
 

@@ -4,12 +4,13 @@
 # rewrites keys without compacting, fills it with 1 MiB values until etcd refuses writes (alarm NOSPACE, as in
 # etcd's maintenance guide), runs `ansible-playbook etcdops.etcd.maintenance` against it, and proves the
 # recovery. The cluster is stopped however the demo ends. Exits non-zero if the cluster was not recovered.
-#   ETCD_VERSION   etcd to run: latest (the newest 3.5 in Debian, default), 3.5.1 or 3.4
+#   ETCD_VERSION   etcd to run: 3.6 (default: the version Kubernetes 1.34 and later ship, built from etcd's Go
+#                  modules on the first run), 3.7, latest (the newest 3.5 in Debian), 3.5.1 or 3.4
 set -euo pipefail
 # shellcheck source=tests/utils/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../tests/utils/lib.sh"
 
-ETCD_VERSION=${ETCD_VERSION:-latest}
+ETCD_VERSION=${ETCD_VERSION:-3.6}
 DEMO_DIR="$BUILD_DIR/demo"
 STATE="$DEMO_DIR/sandbox.json"
 INVENTORY="$DEMO_DIR/inventory.yml"

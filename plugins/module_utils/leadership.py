@@ -22,16 +22,19 @@ class LeaderError(Exception):
     pass
 
 
-def best_successor(members, avoid_id):
-    """The reachable, healthy voting member other than ``avoid_id`` that is most caught up."""
+def best_successor(members, avoid_id, prefer=()):
+    """The reachable, healthy voting member other than ``avoid_id`` that is most caught up; among them
+    first those whose ids are in ``prefer`` (in a rolling defragmentation: the members already done,
+    so that leadership does not have to move a second time when the successor's own turn comes)."""
+    prefer = set(prefer)
     candidates = [m for m in members
                   if m['id'] != avoid_id and m['reachable'] and m['healthy'] and not m['is_learner']]
     if not candidates:
         return None
-    return max(candidates, key=lambda m: (m['raft_applied_index'], m['name']))
+    return max(candidates, key=lambda m: (m['id'] in prefer, m['raft_applied_index'], m['name']))
 
 
-def choose(cluster, target=None, avoid=None):
+def choose(cluster, target=None, avoid=None, prefer=()):
     """The member that should lead (None: leave leadership where it is)."""
     members = cluster['members']
     leader = cluster['leader']
@@ -56,7 +59,7 @@ def choose(cluster, target=None, avoid=None):
                           % (avoid, describe_members(cluster['member_list'])))
     if member['id'] != leader:
         return None
-    successor = best_successor(members, member['id'])
+    successor = best_successor(members, member['id'], prefer)
     if successor is None:
         raise LeaderError('no reachable, healthy voting member can take over leadership from %s (with '
                           'discover=false only the members named in endpoints are candidates: name one '

@@ -338,7 +338,9 @@ class Defragmenter:
             if self.params['leader_target']:
                 successor = choose(cluster, target=self.params['leader_target'])
             else:
-                successor = choose(cluster, avoid=entry['id'])
+                # Members already done first: leadership then moves once, however the endpoints are ordered.
+                done = [r['id'] for r in self.results if r['defragmented']]
+                successor = choose(cluster, avoid=entry['id'], prefer=done)
         except LeaderError as exc:
             raise EtcdError(entry['endpoint'], 'cannot hand leadership away before defragmenting the leader %s: %s'
                             % (entry['name'], exc),

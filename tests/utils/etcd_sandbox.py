@@ -54,7 +54,8 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MIB = 1 << 20
 NOSPACE_QUOTA = 16 * MIB
-FLAVORS = ("plain", "tls", "auth", "nospace", "nogateway")
+# learner: three voting members and a learner (member/add --learner), the fourth member.
+FLAVORS = ("plain", "tls", "auth", "nospace", "nogateway", "learner")
 DEFAULT_HTTP_TIMEOUT = 10.0
 DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 DEFAULT_DEBIAN_MIRROR = "http://deb.debian.org/debian"
@@ -1150,6 +1151,8 @@ class Sandbox:
                     self._wait_ready(cluster, cluster.members, self.start_timeout)
                     if cluster.auth:
                         self._setup_auth(cluster)
+                    if flavor == "learner":
+                        self.add_learner(cluster)
                     started.append(cluster)
                 except PortConflict as exc:
                     if attempt == 3:

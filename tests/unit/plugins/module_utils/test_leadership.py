@@ -30,7 +30,8 @@ def status(name, leader, applied=100, learner=False, errors=()):
             'db_size': 1 << 20, 'db_size_in_use': 1 << 19, 'db_size_free': 1 << 19, 'fragmentation_ratio': 0.5,
             'quota_bytes': 2 << 30, 'quota_source': 'metrics', 'quota_usage': 0.0005, 'raft_term': 4,
             'raft_index': applied, 'raft_applied_index': applied, 'revision': 50, 'errors': list(errors),
-            'leader': IDS[leader] if leader else None, 'is_learner': learner}
+            'leader': IDS[leader] if leader else None, 'is_learner': learner,
+            'storage_version': None, 'downgrade_info': {'enabled': False, 'target_version': None}}
 
 
 def cluster(leader='etcd-1', applied=None, down=(), learners=(), unhealthy=(), only=None):
@@ -162,3 +163,17 @@ def test_best_successor_of_nobody_else_is_none():
 def test_best_successor_never_picks_a_learner_even_if_ahead():
     members = cluster(learners=['etcd-4'], applied={'etcd-4': 10 ** 6})['members']
     assert leadership.best_successor(members, IDS['etcd-1'])['name'] != 'etcd-4'
+
+
+def test_best_successor_prefers_members_already_done():
+    # etcd-3 is the most caught up by name order, but etcd-2 was already defragmented: leadership goes
+    # there, so that it does not move a second time when etcd-3's own turn comes.
+    members = cluster()['members']
+    assert leadership.best_successor(members, IDS['etcd-1'], prefer=[IDS['etcd-2']])['name'] == 'etcd-2'
+    assert leadership.best_successor(members, IDS['etcd-1'], prefer=[])['name'] == 'etcd-3'
+
+
+def test_choose_passes_the_preference_on():
+    data = cluster()
+    successor = leadership.choose(data, avoid=IDS['etcd-1'], prefer=[IDS['etcd-2']])
+    assert successor['name'] == 'etcd-2'
