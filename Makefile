@@ -1,5 +1,6 @@
 # Thin entry points; the logic lives in tests/utils/. `make test` is the test command (CI runs it via .ci/run).
-# Variables: ETCD_VERSIONS (e.g. 3.5.1,latest) and TARGETS for etcd/integration, ARGS for extra ansible-test options.
+# Variables: ETCD_VERSIONS (e.g. 3.5.1,latest) and TARGETS for etcd/integration, ARGS for extra ansible-test options,
+# ANSIBLE_CORE (2.17 or 2.21: that ansible-core cell's venv instead of .venv) for venv/sanity/integration.
 .PHONY: demo test venv etcd lint sanity units integration clean distclean
 
 test:
@@ -28,9 +29,9 @@ units:
 integration:
 	tests/utils/run-integration.sh $(ARGS)
 
-# The collection copy and test output; keeps .venv and the etcd binaries in .cache.
+# The collection copy and test output; keeps the venvs and the etcd binaries in .cache.
 clean:
 	rm -rf .build tests/output
 
 distclean: clean
-	rm -rf .venv .cache
+	rm -rf .venv .venv-* .cache

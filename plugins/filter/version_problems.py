@@ -23,7 +23,9 @@ author:
   - etcdops maintainers (@etcdops)
 options:
   _input:
-    description: The members, each with at least C(name), C(version) and C(downgrade_info); C(host) is named too when present.
+    description: >-
+      The members, each with at least C(name), C(version) and C(downgrade_info); C(host) is named too
+      when present.
     type: list
     elements: dict
     required: true

@@ -31,10 +31,26 @@ from ansible.module_utils.urls import Request, make_context
 from ansible_collections.etcdops.etcd.plugins.module_utils import errors
 from ansible_collections.etcdops.etcd.plugins.module_utils.api import error_message
 
+
+class EtcdLearnerError(errors.EtcdAPIError):
+    """A learner refused a call that only voting members serve.
+
+    etcd answers "etcdserver: rpc not supported for learner": seen for defragment with HTTP 503
+    (code 14) on 3.5.30 and HTTP 400 (code 9) on 3.6.16 and 3.7.3, where hash, hashkv, alarm,
+    compaction, a linearizable range and member list get the same answer. Of the calls made here,
+    a learner answers only status.
+    """
+
+    kind = 'learner'
+    remedy = ('The member is a learner, which serves status only: send the call to a voting member, '
+              'or promote the learner first (etcdctl member promote)')
+
+
 # Messages etcd puts in its error bodies, mapped to our error classes. Matched as substrings:
 # etcd 3.4 prefixes "etcdserver: ", 3.5 sometimes does not, and both versions reuse them in
 # the status "errors" list.
 _MESSAGE_CLASSES = (
+    ('rpc not supported for learner', EtcdLearnerError),
     ('database space exceeded', errors.EtcdNoSpaceError),
     ('required revision has been compacted', errors.EtcdCompactedError),
     ('required revision is a future revision', errors.EtcdFutureRevisionError),

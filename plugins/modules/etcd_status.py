@@ -328,8 +328,9 @@ local_info:
   description: >-
     The etcd process on this host serving the first endpoint's port, with the keys that
     etcdops.etcd.etcd_member_info returns (RV(local_info.found), C(pid), C(name), C(data_dir),
-    C(config_file), C(settings), C(sources), C(data_dir_free_bytes), C(db_size), C(risks));
-    C(found=false) and C(msg) when there is none.
+    C(config_file), C(version), C(settings), C(sources), C(deprecated_flags), C(data_dir_free_bytes),
+    C(db_size), C(risks)); C(found=false) and C(msg) when there is none. The version and db size
+    are those of the member's status read here.
   returned: when O(local_info=true)
   type: dict
   sample: {"found": true, "pid": 2471, "name": "cp1", "data_dir": "/var/lib/etcd",
@@ -385,7 +386,7 @@ def status(module, client, expression):
         member = client.member_by(cluster, endpoint)
         try:
             cluster['local_info'] = local_member_info(
-                endpoint, lambda: member['db_size'] if member and member['reachable'] else None)
+                endpoint, lambda: member if member and member['reachable'] else None)
         except ProcessError as exc:
             cluster['local_info'] = dict(found=False, risks=[], msg=str(exc))
     return dict(changed=False, **cluster)

@@ -529,6 +529,11 @@ def _modfile_pins(modfile: Path) -> dict[str, str]:
             re.findall(r"(?m)^\s*(go\.etcd\.io/etcd/\S+/v3)\s+(v\S+)", text) if module in GO_MODULES}
 
 
+# What `go build` says when the module proxy cannot be reached.
+_GO_NETWORK_FAILURES = ("dial tcp", "no such host", "i/o timeout", "connection refused", "tls handshake",
+                        "proxyconnect", "403 forbidden", "410 gone", "network is unreachable", "could not resolve")
+
+
 def _explain_go_failure(version: str, go: str, output: str) -> str:
     lowered = output.lower()
     proxy = os.environ.get("GOPROXY") or _run([go, "env", "GOPROXY"], timeout=60).stdout.strip()
@@ -536,9 +541,7 @@ def _explain_go_failure(version: str, go: str, output: str) -> str:
         have = _run([go, "env", "GOVERSION"], timeout=60).stdout.strip()
         return (f"etcd {version} needs a newer Go than {have} ({_tail(output, 2)}): install Go 1.26 or later, "
                 "or leave this version out (ETCD_VERSIONS)")
-    if any(needle in lowered for needle in ("dial tcp", "no such host", "i/o timeout", "connection refused",
-                                             "tls handshake", "proxyconnect", "403 forbidden", "410 gone",
-                                             "network is unreachable", "could not resolve")):
+    if any(needle in lowered for needle in _GO_NETWORK_FAILURES):
         return (f"etcd {version} is built from etcd's Go modules, which could not be downloaded through "
                 f"GOPROXY={proxy} ({_tail(output, 1)}): reach a Go module proxy, or leave this version out "
                 "(ETCD_VERSIONS)")
@@ -1915,7 +1918,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fetch", help="cache etcd binaries, print {version: bin dir}")
     p.add_argument("--versions", default=",".join(ALL_SPECS),
-                   help="comma-separated subset of {} (default: {})".format(", ".join(KNOWN_SPECS), ",".join(ALL_SPECS)))
+                   help="comma-separated subset of {} (default: {})".format(", ".join(KNOWN_SPECS),
+                                                                            ",".join(ALL_SPECS)))
     p.add_argument("--refresh", action="store_true", help="fetch again even if cached (picks up a newer sid)")
     p.add_argument("--missing", help="write {spec: why it cannot be had} to this JSON file")
     p.set_defaults(func=cmd_fetch)

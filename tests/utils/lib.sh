@@ -3,11 +3,44 @@
 # (SC2034: the variables set here are read by the scripts that source this file.)
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-VENV="$ROOT/.venv"
 # Everything the test scripts make: collection copies, sandbox state, results. Ignored by git.
 BUILD_DIR="$ROOT/.build"
-# The controller Python of every ansible-test run: fixed, so results do not depend on what else is on PATH.
-TEST_PYTHON_VERSION=3.11
+
+# The ansible-core cells of the test matrix. The default one is .venv (tests/requirements.txt: ansible-core 2.19
+# and every tool); each other cell, chosen with ANSIBLE_CORE=X.Y by run-sanity.sh and run-integration.sh, has its
+# own venv .venv-X.Y filled from tests/requirements-X.Y.txt by bootstrap.sh. run-all.sh runs the extra cells'
+# sanity and scenario stages after the default ones.
+DEFAULT_ANSIBLE_CORE=2.19
+EXTRA_ANSIBLE_CORES="2.17 2.21"
+
+# Set the cell $1 (X.Y, or empty for the default): ANSIBLE_CORE_CELL, VENV, REQUIREMENTS, TEST_PYTHON_VERSION
+# (the controller Python of every ansible-test run: fixed, so results do not depend on what else is on PATH),
+# SANITY_PYTHONS (the Pythons the sanity tests compile and import modules on: the oldest the modules promise,
+# 3.8, or the oldest the cell's ansible-test takes, the controller's, and the newest the cell's ansible-test
+# takes that pyenv has), CELL_LABEL (" ansible-core X.Y" for an extra cell, for stage names) and CELL_DIR
+# ("-X.Y", for .build/ directories).
+select_ansible_core() {
+    ANSIBLE_CORE_CELL=${1:-$DEFAULT_ANSIBLE_CORE}
+    case $ANSIBLE_CORE_CELL in
+        2.17) TEST_PYTHON_VERSION=3.11 SANITY_PYTHONS="3.8 3.11 3.12" ;;
+        2.19) TEST_PYTHON_VERSION=3.11 SANITY_PYTHONS="3.8 3.11 3.13" ;;
+        # 2.21's controller needs Python 3.12 or later, and its targets start at 3.9.
+        2.21) TEST_PYTHON_VERSION=3.13 SANITY_PYTHONS="3.9 3.13" ;;
+        *) die "ANSIBLE_CORE=$ANSIBLE_CORE_CELL: the cells are $DEFAULT_ANSIBLE_CORE (the default) and $EXTRA_ANSIBLE_CORES" ;;
+    esac
+    if [ "$ANSIBLE_CORE_CELL" = "$DEFAULT_ANSIBLE_CORE" ]; then
+        VENV="$ROOT/.venv"
+        REQUIREMENTS="$ROOT/tests/requirements.txt"
+        CELL_LABEL=""
+        CELL_DIR=""
+    else
+        VENV="$ROOT/.venv-$ANSIBLE_CORE_CELL"
+        REQUIREMENTS="$ROOT/tests/requirements-$ANSIBLE_CORE_CELL.txt"
+        CELL_LABEL=" ansible-core $ANSIBLE_CORE_CELL"
+        CELL_DIR="-$ANSIBLE_CORE_CELL"
+    fi
+}
+select_ansible_core ""
 
 log() {
     printf '==> %s\n' "$*" >&2
@@ -52,9 +85,12 @@ run_exit_hooks() {
     done
 }
 
-# Put the project venv first on PATH (creating or refreshing it when needed).
+# Put the venv of the selected cell (see select_ansible_core) first on PATH, creating or refreshing it when
+# needed. Returns 3 when the cell's Python or ansible-core cannot be had, with the reason in CELL_UNAVAILABLE.
 use_venv() {
-    "$ROOT/tests/utils/bootstrap.sh"
+    local status=0
+    CELL_UNAVAILABLE=$(ANSIBLE_CORE=$ANSIBLE_CORE_CELL "$ROOT/tests/utils/bootstrap.sh") || status=$?
+    [ "$status" -eq 0 ] || return "$status"
     export VIRTUAL_ENV="$VENV"
     export PATH="$VENV/bin:$PATH"
 }

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# `make test`: set up, then every stage in order (lint, sanity, units, integration per etcd version).
+# `make test`: set up, then every stage in order (lint, sanity, units, integration per etcd version, all with
+# ansible-core 2.19 from .venv), then the other ansible-core cells of lib.sh (2.17 and 2.21, each in its own
+# venv): sanity, and the role's scenario tests (target maintenance) on one etcd version, SCENARIO_ETCD_VERSION.
 # A failed stage does not stop the ones after it, so one run reports everything. Ends with a table of the
 # stages and their wall times and the line "stages: N passed, N failed, N skipped"; exits non-zero if any failed.
 set -euo pipefail
 # shellcheck source=tests/utils/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# The default stages run with .venv whatever the caller's environment says; the extra cells name theirs.
+unset ANSIBLE_CORE
 mkdir -p "$BUILD_DIR"
 export STAGE_RESULTS="$BUILD_DIR/stage-results.tsv"
 : >"$STAGE_RESULTS"
@@ -44,17 +48,43 @@ run_setup() {
     fi
 }
 
+# The venv of an extra ansible-core cell: like run_setup, but a cell whose Python or ansible-core cannot be had
+# here is listed as "unavailable" with the reason (not counted); its stages then record themselves as skipped.
+setup_cell() {
+    local cell=$1 started=$SECONDS status=0 why
+    log "setup: venv ansible-core $cell"
+    why=$(ANSIBLE_CORE=$cell "$utils/bootstrap.sh") || status=$?
+    case $status in
+        0) record_stage "venv ansible-core $cell" ready "$((SECONDS - started))" ;;
+        3) record_stage "venv ansible-core $cell" unavailable "$((SECONDS - started))" "$why" ;;
+        *) record_stage "venv ansible-core $cell" fail "$((SECONDS - started))" ;;
+    esac
+}
+
+# The etcd version of the extra cells' scenario tests (one is enough there: the etcd matrix runs with 2.19).
+SCENARIO_ETCD_VERSION=${SCENARIO_ETCD_VERSION:-3.6}
+
 if run_setup "venv" "$utils/bootstrap.sh"; then
+    for cell in $EXTRA_ANSIBLE_CORES; do
+        setup_cell "$cell"
+    done
     run_setup "etcd binaries" "$utils/fetch-etcd.sh" || true
     run_stage lint "$utils/run-lint.sh"
     run_stage sanity "$utils/run-sanity.sh"
     run_stage units "$utils/run-units.sh"
     run_stage integration "$utils/run-integration.sh"
+    for cell in $EXTRA_ANSIBLE_CORES; do
+        run_stage "sanity ansible-core $cell" env ANSIBLE_CORE="$cell" "$utils/run-sanity.sh"
+    done
+    for cell in $EXTRA_ANSIBLE_CORES; do
+        run_stage "integration ansible-core $cell (maintenance)" env ANSIBLE_CORE="$cell" \
+            ETCD_VERSIONS="$SCENARIO_ETCD_VERSION" TARGETS=maintenance "$utils/run-integration.sh"
+    done
 fi
 
 {
-    printf '\n%-28s %-8s %8s  %s\n' stage result seconds note
-    awk -F '\t' '{ printf "%-28s %-8s %8s  %s\n", $1, $2, $3, $4 }' "$STAGE_RESULTS"
+    printf '\n%-56s %-11s %8s  %s\n' stage result seconds note
+    awk -F '\t' '{ printf "%-56s %-11s %8s  %s\n", $1, $2, $3, $4 }' "$STAGE_RESULTS"
     printf 'total: %ss\n' "$SECONDS"
 } >&2
 print_stage_counts "$STAGE_RESULTS"

@@ -9,6 +9,10 @@
 #   TARGETS              integration targets to run (space separated); default: all
 #   INTEGRATION_TIMEOUT  minutes one target may take (default 10): a hung target fails alone instead of
 #                        running into CI's 90-minute limit, which would cut off every report
+#   ANSIBLE_CORE         the ansible-core cell (see lib.sh): empty for .venv's 2.19, or 2.17 (.venv-2.17,
+#                        Python 3.11) or 2.21 (.venv-2.21, Python 3.13); ansible-test and the playbooks run with
+#                        that venv's ansible-core and Python. The recorded stage names say the cell and the
+#                        TARGETS, e.g. "integration etcd 3.6.16 ansible-core 2.21 (maintenance)".
 # Extra arguments go to each ansible-test call (e.g. -vvv).
 set -euo pipefail
 # shellcheck source=tests/utils/lib.sh
@@ -18,16 +22,28 @@ sandbox() {
     python "$ROOT/tests/utils/etcd_sandbox.py" "$@"
 }
 
-use_venv
-prepare_collection_tree integration
+select_ansible_core "${ANSIBLE_CORE:-}"
+targets_label=${TARGETS:+ ($TARGETS)}
+# The name of the stage that tests etcd version $1 in this cell.
+stage_name() {
+    printf 'integration etcd %s%s%s' "$1" "$CELL_LABEL" "$targets_label"
+}
+
+use_venv || {
+    status=$?
+    [ "$status" -ne 3 ] || skip_stage "integration${ETCD_VERSIONS:+ etcd $ETCD_VERSIONS}$CELL_LABEL$targets_label" "$CELL_UNAVAILABLE"
+    exit "$status"
+}
+prepare_collection_tree "integration$CELL_DIR"
 read -r -a patterns <<<"${TARGETS:-}"
 mapfile -t targets < <(cd "$COLLECTION_DIR" && ansible-test integration --list-targets "${patterns[@]}" 2>/dev/null)
 if [ "${#targets[@]}" -eq 0 ]; then
     [ "${#patterns[@]}" -eq 0 ] || die "TARGETS matches no integration target: ${patterns[*]}"
-    skip_stage integration "no integration targets yet"
+    skip_stage "integration$CELL_LABEL" "no integration targets yet"
 fi
 timeout_minutes=${INTEGRATION_TIMEOUT:-10}
 
+log "ansible-core $(ansible --version | sed -n '1s/.*core \([^]]*\)].*/\1/p') from ${VENV#"$ROOT/"} (Python $TEST_PYTHON_VERSION)"
 log "fetching etcd binaries"
 missing="$COLLECTIONS_ROOT/etcd-missing.json"
 rm -f "$missing"
@@ -37,7 +53,7 @@ mapfile -t versions < <(python -c 'import json, sys; print("\n".join(json.load(s
 while IFS=$'\t' read -r spec why; do
     [ -n "$spec" ] || continue
     log "etcd $spec: not tested: $why"
-    record_stage "integration etcd $spec" skipped 0 "$why"
+    record_stage "$(stage_name "$spec")" skipped 0 "$why"
 done < <(python -c 'import json, sys
 for spec, why in json.load(open(sys.argv[1])).items():
     print(spec + "\t" + " ".join(why.split()))' "$missing")
@@ -58,7 +74,7 @@ on_exit stop_sandbox
 run_target() {
     local status=0
     # ansible-test's inventory for --local points ansible_python_interpreter at the Python it runs with
-    # (.venv), so interpreter discovery never meets pyenv's shims.
+    # (the cell's venv, first on PATH), so interpreter discovery never meets pyenv's shims.
     (cd "$COLLECTION_DIR" &&
         timeout --kill-after=60 "${timeout_minutes}m" \
             ansible-test integration --local --python "$TEST_PYTHON_VERSION" -v "$1" "${@:3}") 2>&1 |
@@ -113,8 +129,8 @@ for version in "${versions[@]}"; do
     fi
     stop_sandbox
     seconds=$((SECONDS - started))
-    record_stage "integration etcd $version" "$result" "$seconds" "$note"
-    summary+=("$(printf 'etcd %-8s %-7s %5ss %s' "$version" "$result" "$seconds" "$note")" "${target_lines[@]}")
+    record_stage "$(stage_name "$version")" "$result" "$seconds" "$note"
+    summary+=("$(printf 'etcd %-8s%s %-7s %5ss %s' "$version" "$CELL_LABEL" "$result" "$seconds" "$note")" "${target_lines[@]}")
     if [ "$result" = fail ]; then
         failed=$((failed + 1))
     fi

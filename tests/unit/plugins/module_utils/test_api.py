@@ -9,12 +9,19 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import copy
+import re
+
 import pytest
 
 from ansible_collections.etcdops.etcd.plugins.module_utils import api
 from ansible_collections.etcdops.etcd.tests.unit.plugins.module_utils.recorded import (
     RECORDED_VERSIONS,
+    VERSIONS_36,
+    VERSIONS_BEFORE_36,
     load,
+    version_tuple,
+    versions_with,
 )
 
 STATUS_351 = {
@@ -120,7 +127,8 @@ def test_quota_usage():
 
 def test_recorded_versions_are_there():
     # The fixture-driven tests below are only worth something if there are recordings.
-    assert len(RECORDED_VERSIONS) >= 3
+    assert len(RECORDED_VERSIONS) >= 5
+    assert len(VERSIONS_36) >= 2 and len(VERSIONS_BEFORE_36) >= 3
 
 
 @pytest.mark.parametrize("version", RECORDED_VERSIONS)
@@ -161,13 +169,6 @@ def test_recorded_metrics_give_the_quota(version):
     assert api.quota_from_metrics(load(version, "metrics_quota")["body"]) > 0
 
 
-def test_etcd_36_status_shape():
-    status = api.parse_status(load("3.6", "status")["json"])
-    assert status["db_size_quota"] > 0
-    assert status["storage_version"]
-    assert status["db_size_free"] == status["db_size"] - status["db_size_in_use"]
-
-
 @pytest.mark.parametrize("version", RECORDED_VERSIONS)
 def test_recorded_learner(version):
     assert api.parse_status(load(version, "status_learner")["json"])["is_learner"] is True
@@ -178,7 +179,9 @@ def test_recorded_learner(version):
 @pytest.mark.parametrize("version", RECORDED_VERSIONS)
 def test_recorded_nospace_status_reports_the_alarm_in_errors(version):
     status = api.parse_status(load(version, "status_nospace")["json"])
-    # 3.4.23 recorded every member's alarm in each member's status; 3.5 only the member's own.
+    # Each lists the alarms active when it was recorded (one member's or several, as it happened);
+    # 3.7.3 spells them "memberID:<id>  alarm:NOSPACE" (two spaces, none at the end), older ones
+    # "memberID:<id> alarm:NOSPACE ".
     assert set(api.alarms_in_errors(status["errors"])) == {"NOSPACE"}
     assert api.non_alarm_errors(status["errors"]) == []
     assert api.quota_from_metrics(load(version, "metrics_quota_nospace")["body"]) == 16777216
@@ -199,3 +202,251 @@ def test_alarms_from_errors_ignores_other_errors_and_duplicates():
         {"member_id": "02943212f5e2cf73", "alarm": "CORRUPT"},
         {"member_id": "2e1259d415f2a040", "alarm": "NOSPACE"},
     ]
+
+
+@pytest.mark.parametrize("version", RECORDED_VERSIONS)
+def test_deactivate_answers_the_pair_it_deactivated_not_the_alarms_left(version):
+    # Recorded with NOSPACE raised on one or more members (3.4.23: three, 3.6.16: two, 3.7.3: three):
+    # the DEACTIVATE answer lists only the pair it removed, whatever else is still active.
+    request = load(version, "alarm_deactivate")
+    answer = api.parse_alarms(request["json"])
+    assert answer == [{"member_id": api.member_id_hex(request["request"]["body"]["memberID"]), "alarm": "NOSPACE"}]
+    assert answer[0] in api.parse_alarms(load(version, "alarm_list_nospace")["json"])
+
+
+# -- etcd 3.6 and later: storageVersion, dbSizeQuota, downgradeInfo -----------------------------
+
+NO_DOWNGRADE = {"enabled": False, "target_version": None}
+
+
+def own_storage_version(version):
+    return "%d.%d.0" % version_tuple(version)[:2]
+
+
+@pytest.mark.parametrize("version", VERSIONS_36)
+def test_status_of_36_reports_quota_storage_version_and_no_downgrade(version):
+    for name in ("status_leader", "status_follower", "status_learner", "auth_root_status"):
+        status = api.parse_status(load(version, name)["json"])
+        # Without --quota-backend-bytes, 3.6.6 and later report the quota in force: etcd's 2 GiB default.
+        assert status["db_size_quota"] == api.DEFAULT_QUOTA_BYTES, name
+        # Recorded once settled: a member that has just started or joined reports 3.5.0 for a few seconds.
+        assert status["storage_version"] == own_storage_version(version), name
+        # protojson leaves an inactive downgrade as {}.
+        assert load(version, name)["json"]["downgradeInfo"] == {}
+        assert status["downgrade_info"] == NO_DOWNGRADE, name
+
+
+@pytest.mark.parametrize("version", VERSIONS_36)
+def test_status_of_a_member_started_with_a_quota(version):
+    for name in ("status_quota", "status_nospace"):
+        status = api.parse_status(load(version, name)["json"])
+        assert status["db_size_quota"] == 16 * 1024 * 1024, name
+        assert api.quota_usage(status["db_size"], status["db_size_quota"]) > 0
+    nospace = api.parse_status(load(version, "status_nospace")["json"])
+    assert nospace["db_size"] > 0.9 * nospace["db_size_quota"]
+
+
+@pytest.mark.parametrize("version", VERSIONS_BEFORE_36)
+def test_status_before_36_has_none_of_the_36_fields(version):
+    for name in ("status_leader", "status_nospace"):
+        raw = load(version, name)["json"]
+        assert not {"dbSizeQuota", "storageVersion", "downgradeInfo"} & set(raw)
+        status = api.parse_status(raw)
+        assert status["db_size_quota"] == 0
+        assert status["storage_version"] is None
+        assert status["downgrade_info"] == NO_DOWNGRADE
+
+
+@pytest.mark.parametrize("version", versions_with("status_downgrade"))
+def test_status_during_a_downgrade(version):
+    # Recorded after `etcdctl downgrade validate/enable <previous minor>` (then cancelled).
+    major, minor = version_tuple(version)[:2]
+    target = "%d.%d.0" % (major, minor - 1)
+    raw = load(version, "status_downgrade")["json"]
+    assert api.parse_downgrade_info(raw["downgradeInfo"]) == {"enabled": True, "target_version": target}
+    status = api.parse_status(raw)
+    assert status["downgrade_info"] == {"enabled": True, "target_version": target}
+    # Within seconds of the enable, the leader lowers the storage version to the target's.
+    assert status["is_leader"] and status["storage_version"] == target
+    assert status["version"] == version
+
+
+def test_every_36_version_recorded_a_downgrade():
+    assert versions_with("status_downgrade") == VERSIONS_36
+
+
+@pytest.mark.parametrize("given, expected", [
+    (None, NO_DOWNGRADE),
+    ({}, NO_DOWNGRADE),
+    ({"targetVersion": "3.5.0"}, {"enabled": False, "target_version": "3.5.0"}),
+    ({"enabled": True}, {"enabled": True, "target_version": None}),
+    ({"enabled": True, "target_version": "3.5.0"}, {"enabled": True, "target_version": "3.5.0"}),
+    ("not an object", NO_DOWNGRADE),
+])
+def test_parse_downgrade_info_tolerates_omitted_fields_and_snake_case(given, expected):
+    assert api.parse_downgrade_info(given) == expected
+
+
+# -- every field read tolerates omitted zero/false fields and int64 as strings or numbers ---------
+
+STATUS_RECORDINGS = ("status_leader", "status_follower", "status_learner", "status_nospace", "status_quota",
+                     "status_downgrade", "auth_root_status")
+
+# JSON field of a StatusResponse -> (key of parse_status, its value when the field is omitted).
+STATUS_FIELDS = {
+    "version": ("version", None),
+    "dbSize": ("db_size", 0),
+    "dbSizeInUse": ("db_size_in_use", "db_size"),  # unknown counts as all in use
+    "leader": ("leader", None),
+    "raftIndex": ("raft_index", 0),
+    "raftTerm": ("raft_term", 0),
+    "raftAppliedIndex": ("raft_applied_index", 0),
+    "isLearner": ("is_learner", False),
+    "errors": ("errors", []),
+    "dbSizeQuota": ("db_size_quota", 0),
+    "storageVersion": ("storage_version", None),
+    "downgradeInfo": ("downgrade_info", NO_DOWNGRADE),
+}
+HEADER_FIELDS = {
+    "member_id": ("id", None),
+    "cluster_id": ("cluster_id", None),
+    "revision": ("revision", 0),
+    "raft_term": (None, None),  # not read
+}
+
+
+def status_cases():
+    return [(version, name) for name in STATUS_RECORDINGS for version in versions_with(name)]
+
+
+def numbers_for_strings(value):
+    """The answer as a transport that sends int64 as JSON numbers would give it."""
+    if isinstance(value, dict):
+        return dict((k, numbers_for_strings(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [numbers_for_strings(v) for v in value]
+    if isinstance(value, str) and re.match(r"^-?\d+$", value):
+        return int(value)
+    return value
+
+
+def test_an_empty_status_parses_to_the_defaults():
+    status = api.parse_status({})
+    for key, default in list(STATUS_FIELDS.values()) + list(HEADER_FIELDS.values()):
+        if key is not None:
+            assert status[key] == (status[default] if default == "db_size" else default), key
+    assert (status["db_size_free"], status["fragmentation_ratio"], status["is_leader"]) == (0, 0.0, False)
+
+
+@pytest.mark.parametrize("version, name", status_cases())
+def test_every_status_field_may_be_omitted(version, name):
+    raw = load(version, name)["json"]
+    # Every field etcd sent is one parse_status knows: a new field of a new version shows up here.
+    assert set(raw) - {"header"} <= set(STATUS_FIELDS), set(raw) - set(STATUS_FIELDS)
+    assert set(raw["header"]) <= set(HEADER_FIELDS)
+    full = api.parse_status(raw)
+    for field, (key, default) in STATUS_FIELDS.items():
+        trimmed = copy.deepcopy(raw)
+        trimmed.pop(field, None)
+        status = api.parse_status(trimmed)
+        assert status[key] == (status["db_size"] if default == "db_size" else default), (field, status[key])
+        assert set(status) == set(full)
+    for field, (key, default) in HEADER_FIELDS.items():
+        trimmed = copy.deepcopy(raw)
+        trimmed["header"].pop(field, None)
+        status = api.parse_status(trimmed)
+        if key is not None:
+            assert status[key] == default, field
+    assert api.parse_status(dict(raw, header={}))["is_leader"] is False
+
+
+@pytest.mark.parametrize("version, name", status_cases())
+def test_status_reads_int64_as_strings_or_as_numbers(version, name):
+    raw = load(version, name)["json"]
+    # proto3 JSON: every int64/uint64 of a status (sizes, indexes, ids) is a string.
+    for field in ("dbSize", "dbSizeInUse", "leader", "raftIndex", "raftTerm", "raftAppliedIndex", "dbSizeQuota"):
+        if field in raw:
+            assert isinstance(raw[field], str), field
+    assert all(isinstance(v, str) for v in raw["header"].values())
+    status = api.parse_status(raw)
+    for key in ("db_size", "db_size_in_use", "db_size_free", "raft_index", "raft_term", "raft_applied_index",
+                "revision", "db_size_quota"):
+        assert isinstance(status[key], int) and not isinstance(status[key], bool), key
+    assert api.parse_status(numbers_for_strings(raw)) == status
+
+
+@pytest.mark.parametrize("version", RECORDED_VERSIONS)
+def test_member_list_tolerates_omitted_fields(version):
+    raw = load(version, "member_list_with_learner")["json"]
+    assert all(isinstance(m["ID"], str) for m in raw["members"])
+    # protojson leaves isLearner out for voters; a member added but not started yet has no name
+    # and no client URLs.
+    assert ["isLearner" in m for m in raw["members"]].count(True) == 1
+    parsed = api.parse_member_list(raw)
+    assert api.parse_member_list(numbers_for_strings(raw)) == parsed
+    for field, key, default in (("name", "name", ""), ("clientURLs", "client_urls", []),
+                                ("peerURLs", "peer_urls", []), ("isLearner", "is_learner", False),
+                                ("ID", "id", None)):
+        trimmed = copy.deepcopy(raw)
+        for member in trimmed["members"]:
+            member.pop(field, None)
+        assert [m[key] for m in api.parse_member_list(trimmed)] == [default] * len(parsed), field
+    assert api.parse_member_list({"header": raw["header"]}) == []
+
+
+@pytest.mark.parametrize("version", RECORDED_VERSIONS)
+def test_alarms_tolerate_omitted_fields(version):
+    raw = load(version, "alarm_list_nospace")["json"]
+    parsed = api.parse_alarms(raw)
+    assert api.parse_alarms(numbers_for_strings(raw)) == parsed
+    no_member = copy.deepcopy(raw)
+    for alarm in no_member["alarms"]:
+        alarm.pop("memberID")  # member 0
+    assert {a["member_id"] for a in api.parse_alarms(no_member)} == {"0000000000000000"}
+    no_alarm = copy.deepcopy(raw)
+    for alarm in no_alarm["alarms"]:
+        alarm.pop("alarm")  # NONE, the enum's zero
+    assert api.parse_alarms(no_alarm) == []
+
+
+@pytest.mark.parametrize("version", RECORDED_VERSIONS)
+def test_headers_of_every_answer_parse(version):
+    for name in ("put", "range", "status_leader", "member_list", "alarm_list_none", "hash", "compaction"):
+        raw = load(version, name)["json"]
+        if "header" not in raw:
+            assert version == "3.4.23" and name == "alarm_list_none" and raw == {}  # 3.4: no header at all
+            continue
+        header = api.parse_header(raw)
+        assert api.parse_header(numbers_for_strings(raw)) == header
+        assert len(header["cluster_id"]) == 16 and len(header["member_id"]) == 16, name
+        if name != "member_list":  # a member list's header has no revision
+            assert header["revision"] > 0, name
+    assert api.parse_header({}) == {"cluster_id": None, "member_id": None, "revision": 0, "raft_term": 0}
+
+
+# -- /metrics -------------------------------------------------------------------------------------
+
+def metric(text, name):
+    match = re.search(r"^%s\s+(\S+)$" % name, text, re.MULTILINE)
+    return None if match is None else int(float(match.group(1)))
+
+
+@pytest.mark.parametrize("version", versions_with("metrics_revisions"))
+def test_recorded_revision_metrics(version):
+    # What a compaction would drop is current minus compact revision; -1 before the first compaction.
+    before = load(version, "metrics_revisions")["body"]
+    after = load(version, "metrics_revisions_compacted")["body"]
+    compaction = load(version, "compaction")
+    assert metric(before, "etcd_debugging_mvcc_compact_revision") == -1
+    assert metric(after, "etcd_debugging_mvcc_compact_revision") == compaction["request"]["body"]["revision"]
+    current = api.parse_header(compaction["json"])["revision"]
+    assert metric(before, "etcd_debugging_mvcc_current_revision") == current
+    assert metric(after, "etcd_debugging_mvcc_current_revision") == current
+    # Cut to those lines: nothing there for the quota reader to pick up.
+    assert api.quota_from_metrics(before) is None
+
+
+@pytest.mark.parametrize("version", RECORDED_VERSIONS)
+def test_recorded_quota_metrics(version):
+    assert api.quota_from_metrics(load(version, "metrics_quota")["body"]) == api.DEFAULT_QUOTA_BYTES
+    assert api.quota_from_metrics(load(version, "metrics_quota_nospace")["body"]) == 16 * 1024 * 1024

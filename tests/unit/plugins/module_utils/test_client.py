@@ -15,7 +15,13 @@ import threading
 
 import pytest
 
-from ansible_collections.etcdops.etcd.plugins.module_utils import client, errors
+from ansible_collections.etcdops.etcd.plugins.module_utils import api, client, errors
+from ansible_collections.etcdops.etcd.tests.unit.plugins.module_utils.recorded import (
+    RECORDED_VERSIONS,
+    VERSIONS_36,
+    VERSIONS_BEFORE_36,
+    load,
+)
 
 
 @pytest.mark.parametrize('given, tls, expected', [
@@ -33,7 +39,7 @@ def test_member_entry_of_an_unreachable_member_has_every_key_of_a_reachable_one(
     status = dict(endpoint='http://a:2379', version='3.5.16', db_size=100, db_size_in_use=60, db_size_free=40,
                   fragmentation_ratio=0.4, quota_bytes=1000, quota_source='metrics', quota_usage=0.1,
                   raft_term=2, raft_index=10, raft_applied_index=10, revision=5, errors=[], leader='0000000000000001',
-                  is_learner=False)
+                  is_learner=False, storage_version=None, downgrade_info=dict(enabled=False, target_version=None))
     reachable = client.member_entry(member, status, ['NOSPACE'], '0000000000000001')
     unreachable = client.member_entry(member, None, [], '0000000000000002')
     assert reachable['reachable'] is True and reachable['healthy'] is True and reachable['is_leader'] is True
@@ -47,6 +53,7 @@ def test_member_with_a_non_alarm_error_is_unhealthy():
     status = dict(endpoint='x', version='3.5.16', db_size=1, db_size_in_use=1, db_size_free=0,
                   fragmentation_ratio=0.0, quota_bytes=1, quota_source='default', quota_usage=1.0, raft_term=1,
                   raft_index=1, raft_applied_index=1, revision=1, leader='1', is_learner=False,
+                  storage_version=None, downgrade_info=dict(enabled=False, target_version=None),
                   errors=['memberID:1 alarm:NOSPACE', 'raft: something broke'])
     assert client.member_entry(member, status, [], '1')['healthy'] is False
     status['errors'] = ['memberID:1 alarm:NOSPACE']
@@ -123,3 +130,96 @@ def test_truncated_snapshot_is_refused():
 def test_snapshot_with_invalid_base64_is_refused():
     with pytest.raises(errors.EtcdSnapshotError, match='invalid base64'):
         _snapshot([{'blob': 'not base64!'}])
+
+
+# -- the quota and its source, over recorded answers ----------------------------------------------
+
+E = 'http://a:2379'
+MIB16 = 16 * 1024 * 1024
+
+
+class _Recorded:
+    """A transport that answers with recorded bodies: ``answers`` {rpc: decoded JSON}, ``metrics``
+    the /metrics text (None: /metrics fails as an unreachable member's would). Records what was asked."""
+
+    def __init__(self, answers=None, metrics=None):
+        self.answers = answers or {}
+        self.metrics = metrics
+        self.asked = []
+
+    def call(self, endpoint, rpc, body=None, timeout=None):
+        self.asked.append(rpc)
+        return self.answers[rpc]
+
+    def get_text(self, endpoint, path, timeout=None):
+        self.asked.append(path)
+        if self.metrics is None:
+            raise errors.EtcdConnectionError(endpoint, 'connection refused')
+        return self.metrics
+
+
+def _member_status(status_json, metrics=None, quota_bytes=None):
+    transport = _Recorded({'maintenance/status': status_json}, metrics)
+    return client.EtcdClient(transport, [E], quota_bytes=quota_bytes).member_status(E), transport.asked
+
+
+@pytest.mark.parametrize('version', VERSIONS_36)
+@pytest.mark.parametrize('name, quota', [('status_leader', 2 * 1024 ** 3), ('status_quota', MIB16),
+                                         ('status_nospace', MIB16)])
+def test_quota_comes_from_the_status_on_36_without_asking_metrics(version, name, quota):
+    status, asked = _member_status(load(version, name)['json'], metrics='must not be read')
+    assert (status['quota_bytes'], status['quota_source']) == (quota, 'status')
+    assert asked == ['maintenance/status']
+    assert status['quota_usage'] == round(status['db_size'] / float(quota), 6)
+
+
+@pytest.mark.parametrize('version', VERSIONS_36)
+def test_quota_falls_back_to_metrics_when_the_status_omits_db_size_quota(version):
+    # etcd 3.6.0 to 3.6.5 leave dbSizeQuota out (protojson: 0) when --quota-backend-bytes is unset.
+    # No such release was recorded: this takes the recorded status of a member without the flag and
+    # deletes the field, with that member version's recorded /metrics quota (the 2 GiB default).
+    answer = load(version, 'status_leader')['json']
+    del answer['dbSizeQuota']
+    status, asked = _member_status(answer, metrics=load(version, 'metrics_quota')['body'])
+    assert (status['quota_bytes'], status['quota_source']) == (api.DEFAULT_QUOTA_BYTES, 'metrics')
+    assert asked == ['maintenance/status', '/metrics']
+
+
+@pytest.mark.parametrize('version', VERSIONS_36)
+def test_quota_of_a_flagged_member_without_db_size_quota_comes_from_metrics(version):
+    # Same deletion on the member started with --quota-backend-bytes 16 MiB: /metrics still has it.
+    answer = load(version, 'status_quota')['json']
+    del answer['dbSizeQuota']
+    status, _asked = _member_status(answer, metrics=load(version, 'metrics_quota_nospace')['body'])
+    assert (status['quota_bytes'], status['quota_source']) == (MIB16, 'metrics')
+
+
+@pytest.mark.parametrize('version', VERSIONS_BEFORE_36)
+def test_quota_before_36_comes_from_metrics(version):
+    status, asked = _member_status(load(version, 'status_nospace')['json'],
+                                   metrics=load(version, 'metrics_quota_nospace')['body'])
+    assert (status['quota_bytes'], status['quota_source']) == (MIB16, 'metrics')
+    assert asked == ['maintenance/status', '/metrics']
+
+
+@pytest.mark.parametrize('quota_bytes, expected', [(MIB16, (MIB16, 'option')),
+                                                   (None, (api.DEFAULT_QUOTA_BYTES, 'default'))])
+def test_quota_without_db_size_quota_and_without_metrics(quota_bytes, expected):
+    answer = load(VERSIONS_36[0], 'status_quota')['json']
+    del answer['dbSizeQuota']
+    status, _asked = _member_status(answer, metrics=None, quota_bytes=quota_bytes)
+    assert (status['quota_bytes'], status['quota_source']) == expected
+
+
+@pytest.mark.parametrize('version', [v for v in RECORDED_VERSIONS if load(v, 'hashkv')['status'] == 200])
+def test_hashkv_reads_the_recorded_answers(version):
+    answer = load(version, 'hashkv')['json']
+    result = client.EtcdClient(_Recorded({'maintenance/hashkv': answer}), [E]).hashkv(E)
+    # hash is a uint32 (a JSON number); compact_revision an int64 (a string, snake_case; -1: never compacted);
+    # 3.6 adds hash_revision, which is not read.
+    assert result == {'hash': answer['hash'], 'compact_revision': -1,
+                      'revision': int(answer['header']['revision'])}
+    trimmed = dict(answer)
+    del trimmed['compact_revision'], trimmed['hash']
+    result = client.EtcdClient(_Recorded({'maintenance/hashkv': trimmed}), [E]).hashkv(E)
+    assert (result['hash'], result['compact_revision']) == (0, 0)
