@@ -79,10 +79,11 @@ options:
     default: true
 notes:
   - The modules speak etcd's v3 API through its JSON gateway (C(POST /v3/...)), enabled by default
-    in etcd 3.4 and 3.5 (C(--enable-grpc-gateway)). Nothing needs installing on the host that runs
+    in etcd 3.4 to 3.7 (C(--enable-grpc-gateway)). Nothing needs installing on the host that runs
     them beyond Python and ansible-core.
-  - Tested against etcd 3.4.23, 3.5.1 and the newest 3.5 of Debian. etcd 3.6 fields (such as
-    C(dbSizeQuota)) are read when present, but 3.6 is not integration-tested.
+  - Integration-tested against etcd 3.4.23, the newest 3.5 of Debian (3.5.30), 3.6.16 and 3.7.3;
+    3.5.1 on request. etcd 3.6 and later fields (C(dbSizeQuota), C(storageVersion), C(downgradeInfo))
+    are read when present.
 '''
 
     # Kept in step with quota_argument_spec() in plugins/module_utils/common.py.

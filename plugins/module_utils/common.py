@@ -96,6 +96,18 @@ class EtcdModule(AnsibleModule):
         result.setdefault('changed', False)
         self.fail_json(msg=exc.message, endpoint=exc.endpoint, error=exc.kind, **result)
 
+    def run_bounded(self, argv, seconds=10):
+        """The output (text) of ``argv``, stopped after ``seconds`` by coreutils' timeout where the host
+        has it; None when it cannot run. Never fails the module."""
+        timeout = self.get_bin_path('timeout')
+        if timeout:
+            argv = [timeout, '--kill-after=2', str(seconds)] + list(argv)
+        try:
+            _rc, out, _err = self.run_command(argv, handle_exceptions=False)
+        except (OSError, ValueError):
+            return None
+        return out
+
     def run(self, action):
         """Call ``action(client)`` and exit with its result dict; EtcdError -> fail_etcd."""
         try:

@@ -22,7 +22,6 @@ __metaclass__ = type
 
 import os
 import re
-import subprocess
 
 from ansible.module_utils.six.moves.urllib.parse import urlparse
 
@@ -392,16 +391,15 @@ def free_bytes_of(pid, data_dir):
     return None
 
 
-def binary_version(pid, timeout=10):
-    """The version the process's own binary gives (``etcd --version``), None when it cannot be had."""
-    try:
-        output = subprocess.run(['/proc/%d/exe' % pid, '--version'], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
-                                check=False).stdout
-    except (OSError, ValueError, subprocess.SubprocessError):
-        return None
-    match = re.search(br'etcd Version:\s*(\S+)', output)
-    return match.group(1).decode('ascii', 'replace') if match else None
+def binary_version(pid, run):
+    """The version the process's own binary gives (``etcd --version``), None when it cannot be had.
+
+    ``run(argv)`` runs a command with a time limit and gives its output (text), or None when it could
+    not run; the module passes EtcdModule.run_bounded.
+    """
+    output = run(['/proc/%d/exe' % pid, '--version'])
+    match = re.search(r'etcd Version:\s*(\S+)', output or '')
+    return match.group(1) if match else None
 
 
 class ProcessError(Exception):
@@ -424,14 +422,15 @@ def typed_settings(pid, settings, version=None):
     return public
 
 
-def local_member_info(endpoint, read_status):
+def local_member_info(endpoint, read_status, run):
     """The etcd process on this host serving ``endpoint``'s port: its settings, free disk and
     risks, as etcd_member_info returns them (``found=false`` and ``msg`` when there is none).
 
     ``read_status()`` gives the member's status (its ``db_size`` and ``version``), or None when it
     cannot be read; it is only called when the process is found. Without a version from the
-    status, the process's binary is asked (``--version``); without either, version-dependent
-    defaults are unknown (null) and no version-dependent risk is named.
+    status, the process's binary is asked (``--version``, through ``run``: see binary_version);
+    without either, version-dependent defaults are unknown (null) and no version-dependent risk
+    is named.
     """
     port = urlparse(endpoint).port or 2379
     found = None
@@ -445,7 +444,7 @@ def local_member_info(endpoint, read_status):
         return dict(found=False, risks=[], msg='no etcd process on this host serves client port %d' % port)
     pid, flags, environ = found
     status = read_status() or {}
-    version_text = status.get('version') if parse_version(status.get('version')) else binary_version(pid)
+    version_text = status.get('version') if parse_version(status.get('version')) else binary_version(pid, run)
     version = parse_version(version_text)
     settings, sources = resolve(flags, environ, version)
     public = typed_settings(pid, settings, version)

@@ -218,7 +218,7 @@ def info(module):
             return None
 
     try:
-        return dict(changed=False, **local_member_info(endpoint, read_status))
+        return dict(changed=False, **local_member_info(endpoint, read_status, module.run_bounded))
     except ProcessError as exc:
         module.fail_json(msg=str(exc))
 

@@ -386,7 +386,7 @@ def status(module, client, expression):
         member = client.member_by(cluster, endpoint)
         try:
             cluster['local_info'] = local_member_info(
-                endpoint, lambda: member if member and member['reachable'] else None)
+                endpoint, lambda: member if member and member['reachable'] else None, module.run_bounded)
         except ProcessError as exc:
             cluster['local_info'] = dict(found=False, risks=[], msg=str(exc))
     return dict(changed=False, **cluster)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `make test`: set up, then every stage in order (lint, sanity, units, integration per etcd version, all with
-# ansible-core 2.19 from .venv), then the other ansible-core cells of lib.sh (2.17 and 2.21, each in its own
-# venv): sanity, and the role's scenario tests (target maintenance) on one etcd version, SCENARIO_ETCD_VERSION.
+# `make test`: set up, then lint, sanity and units (ansible-core 2.19 from .venv), then in two lanes side by side
+# the integration per etcd version (2.19) and the other ansible-core cells of lib.sh (2.17 and 2.21, each in its
+# own venv): sanity, and the role's scenario tests (target maintenance) on one etcd version, SCENARIO_ETCD_VERSION.
 # A failed stage does not stop the ones after it, so one run reports everything. Ends with a table of the
 # stages and their wall times and the line "stages: N passed, N failed, N skipped"; exits non-zero if any failed.
 set -euo pipefail
@@ -63,6 +63,32 @@ setup_cell() {
 
 # The etcd version of the extra cells' scenario tests (one is enough there: the etcd matrix runs with 2.19).
 SCENARIO_ETCD_VERSION=${SCENARIO_ETCD_VERSION:-3.6}
+# The integration stages run in lanes side by side, one per core: each lane tests its etcd versions (a
+# comma-separated group of ETCD_VERSIONS) with the default cell, then takes its share of the extra cells'
+# stages (cell i goes to lane i modulo the lanes). Their sandboxes, collection copies and results are their
+# own; each lane's output goes to .build/lane-N.log and is printed when every lane is done.
+# INTEGRATION_LANES="3.4,latest,3.6,3.7" runs them one after the other.
+read -r -a lanes <<<"${INTEGRATION_LANES:-3.4,latest 3.6,3.7}"
+
+# Lane $1 (its index): its etcd versions, then its extra cells' sanity and scenario stages. Runs in the
+# background with its own STAGE_RESULTS; says on fd 3 (the terminal) when each of its stages starts.
+run_lane() {
+    local lane=$1 index=0 cell
+    export STAGE_RESULTS="$BUILD_DIR/lane-$lane.tsv"
+    : >"$STAGE_RESULTS"
+    echo "==> lane $lane: integration etcd ${lanes[$lane]}" >&3
+    run_stage "integration etcd ${lanes[$lane]}" env ETCD_VERSIONS="${lanes[$lane]}" "$utils/run-integration.sh"
+    for cell in $EXTRA_ANSIBLE_CORES; do
+        if [ $((index % ${#lanes[@]})) -eq "$lane" ]; then
+            echo "==> lane $lane: ansible-core $cell cell" >&3
+            run_stage "sanity ansible-core $cell" env ANSIBLE_CORE="$cell" "$utils/run-sanity.sh"
+            run_stage "integration ansible-core $cell (maintenance)" env ANSIBLE_CORE="$cell" \
+                ETCD_VERSIONS="$SCENARIO_ETCD_VERSION" TARGETS=maintenance "$utils/run-integration.sh"
+        fi
+        index=$((index + 1))
+    done
+    echo "==> lane $lane: done" >&3
+}
 
 if run_setup "venv" "$utils/bootstrap.sh"; then
     for cell in $EXTRA_ANSIBLE_CORES; do
@@ -72,13 +98,16 @@ if run_setup "venv" "$utils/bootstrap.sh"; then
     run_stage lint "$utils/run-lint.sh"
     run_stage sanity "$utils/run-sanity.sh"
     run_stage units "$utils/run-units.sh"
-    run_stage integration "$utils/run-integration.sh"
-    for cell in $EXTRA_ANSIBLE_CORES; do
-        run_stage "sanity ansible-core $cell" env ANSIBLE_CORE="$cell" "$utils/run-sanity.sh"
+    pids=()
+    for lane in "${!lanes[@]}"; do
+        (run_lane "$lane") 3>&2 >"$BUILD_DIR/lane-$lane.log" 2>&1 &
+        pids+=("$!")
     done
-    for cell in $EXTRA_ANSIBLE_CORES; do
-        run_stage "integration ansible-core $cell (maintenance)" env ANSIBLE_CORE="$cell" \
-            ETCD_VERSIONS="$SCENARIO_ETCD_VERSION" TARGETS=maintenance "$utils/run-integration.sh"
+    for lane in "${!lanes[@]}"; do
+        wait "${pids[$lane]}" || true
+        log "lane $lane (etcd ${lanes[$lane]}): its output"
+        cat "$BUILD_DIR/lane-$lane.log" >&2
+        cat "$BUILD_DIR/lane-$lane.tsv" >>"$STAGE_RESULTS"
     done
 fi
 

@@ -7,7 +7,7 @@
 #                        3.7.x of tests/utils/etcd-build/VERSIONS, built with Go); 3.5.1 on request.
 #                        A version that cannot be had (no Go, no proxy) is recorded as skipped, with the reason.
 #   TARGETS              integration targets to run (space separated); default: all
-#   INTEGRATION_TIMEOUT  minutes one target may take (default 10): a hung target fails alone instead of
+#   INTEGRATION_TIMEOUT  minutes one target may take (default 20): a hung target fails alone instead of
 #                        running into CI's 90-minute limit, which would cut off every report
 #   ANSIBLE_CORE         the ansible-core cell (see lib.sh): empty for .venv's 2.19, or 2.17 (.venv-2.17,
 #                        Python 3.11) or 2.21 (.venv-2.21, Python 3.13); ansible-test and the playbooks run with
@@ -41,7 +41,7 @@ if [ "${#targets[@]}" -eq 0 ]; then
     [ "${#patterns[@]}" -eq 0 ] || die "TARGETS matches no integration target: ${patterns[*]}"
     skip_stage "integration$CELL_LABEL" "no integration targets yet"
 fi
-timeout_minutes=${INTEGRATION_TIMEOUT:-10}
+timeout_minutes=${INTEGRATION_TIMEOUT:-20}
 
 log "ansible-core $(ansible --version | sed -n '1s/.*core \([^]]*\)].*/\1/p') from ${VENV#"$ROOT/"} (Python $TEST_PYTHON_VERSION)"
 log "fetching etcd binaries"
