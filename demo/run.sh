@@ -36,12 +36,12 @@ say() {
 # etcdctl against the demo cluster; the command is printed as an operator would type it.
 etcdctl() {
     printf '$ etcdctl %s\n' "$*"
-    ETCDCTL_API=3 ETCDCTL_ENDPOINTS="$ENDPOINTS" "$ETCDCTL" "$@"
+    ETCDCTL_ENDPOINTS="$ENDPOINTS" "$ETCDCTL" "$@"
 }
 
 # The same, quiet: for the demo's own checks.
 etcdctl_quiet() {
-    ETCDCTL_API=3 ETCDCTL_ENDPOINTS="$ENDPOINTS" "$ETCDCTL" "$@"
+    ETCDCTL_ENDPOINTS="$ENDPOINTS" "$ETCDCTL" "$@"
 }
 
 # etcdctl 3.5 logs its retries as JSON lines before the error itself; the error says it all.

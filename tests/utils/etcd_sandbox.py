@@ -1208,6 +1208,9 @@ class Sandbox:
             "--initial-cluster-state", "existing" if member.learner else "new",
             "--initial-cluster-token", cluster.token,
             "--snapshot-count", str(self.snapshot_count),
+            # etcd's defaults (100 ms, 1 s) call elections on a loaded 2-core test machine, which moves
+            # leadership in the middle of tests that check where it went; slow disks get the same advice.
+            "--heartbeat-interval", "200", "--election-timeout", "3000",
         ]
         if (binary_version(Path(member.etcd)) if member.etcd else self.version).startswith("3.4."):
             args += ["--logger", "zap"]  # 3.4 defaults to the deprecated capnslog

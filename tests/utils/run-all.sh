@@ -63,6 +63,10 @@ setup_cell() {
 
 # The etcd version of the extra cells' scenario tests (one is enough there: the etcd matrix runs with 2.19).
 SCENARIO_ETCD_VERSION=${SCENARIO_ETCD_VERSION:-3.6}
+# ...and their scenarios: those where Ansible's own behaviour (templating, check mode, rescue, argument specs,
+# the other playbooks, a fleet) meets etcd's. The ones that test etcd's side alone (a member killed in the one-run
+# controller mode, an upgrade or a downgrade half done) run on every etcd version with the default cell.
+CELL_SCENARIOS=${CELL_SCENARIOS:-fragmented second_run check_mode nospace member_down killed_mid_run fleet argument_specs playbooks}
 # The integration stages run in lanes side by side, one per core: each lane tests its etcd versions (a
 # comma-separated group of ETCD_VERSIONS) with the default cell, then takes its share of the extra cells'
 # stages (cell i goes to lane i modulo the lanes). Their sandboxes, collection copies and results are their
@@ -83,7 +87,8 @@ run_lane() {
             echo "==> lane $lane: ansible-core $cell cell" >&3
             run_stage "sanity ansible-core $cell" env ANSIBLE_CORE="$cell" "$utils/run-sanity.sh"
             run_stage "integration ansible-core $cell (maintenance)" env ANSIBLE_CORE="$cell" \
-                ETCD_VERSIONS="$SCENARIO_ETCD_VERSION" TARGETS=maintenance "$utils/run-integration.sh"
+                ETCD_VERSIONS="$SCENARIO_ETCD_VERSION" TARGETS=maintenance MAINTENANCE_SCENARIOS="$CELL_SCENARIOS" \
+                "$utils/run-integration.sh"
         fi
         index=$((index + 1))
     done

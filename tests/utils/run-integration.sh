@@ -7,6 +7,8 @@
 #                        3.7.x of tests/utils/etcd-build/VERSIONS, built with Go); 3.5.1 on request.
 #                        A version that cannot be had (no Go, no proxy) is recorded as skipped, with the reason.
 #   TARGETS              integration targets to run (space separated); default: all
+#   MAINTENANCE_SCENARIOS  the target maintenance's scenarios to run (space separated, see its runme.sh);
+#                        default: all
 #   INTEGRATION_TIMEOUT  minutes one target may take (default 20): a hung target fails alone instead of
 #                        running into CI's 90-minute limit, which would cut off every report
 #   ANSIBLE_CORE         the ansible-core cell (see lib.sh): empty for .venv's 2.19, or 2.17 (.venv-2.17,
@@ -103,6 +105,9 @@ for version in "${versions[@]}"; do
     sandbox down --state "$state" >/dev/null 2>&1 || true
     log "etcd $version: starting the sandbox clusters"
     if sandbox up --version "$version" --state "$state" --vars "$config" >"$COLLECTIONS_ROOT/etcd-$version.up.json"; then
+        if [ -n "${MAINTENANCE_SCENARIOS:-}" ]; then
+            printf 'test_maintenance_scenarios: "%s"\n' "$MAINTENANCE_SCENARIOS" >>"$config"
+        fi
         target_lines=()
         bad_targets=()
         for target in "${targets[@]}"; do

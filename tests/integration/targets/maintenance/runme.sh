@@ -182,7 +182,11 @@ downgrade() {
     scenario downgrade verify "$@"
 }
 
+# The scenarios to run: MAINTENANCE_TEST_SCENARIOS, else the vars file's test_maintenance_scenarios (which
+# run-integration.sh writes from MAINTENANCE_SCENARIOS: ansible-test does not pass the environment on), else all.
+scenarios=${MAINTENANCE_TEST_SCENARIOS:-$(sed -n 's/^test_maintenance_scenarios: "\(.*\)"$/\1/p' "$vars_file")}
+
 ansible-playbook -i "$INVENTORY_PATH" -e "@$vars_file" -e "test_work_dir=$work" setup.yml "$@"
-for name in ${MAINTENANCE_TEST_SCENARIOS:-fragmented second_run check_mode nospace member_down killed_mid_run killed_mid_run_controller fleet argument_specs playbooks mixed_versions downgrade}; do
+for name in ${scenarios:-fragmented second_run check_mode nospace member_down killed_mid_run killed_mid_run_controller fleet argument_specs playbooks mixed_versions downgrade}; do
     "$name" "$@"
 done

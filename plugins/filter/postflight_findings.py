@@ -1,0 +1,76 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) etcdops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+name: postflight_findings
+short_description: Whether an etcd cluster is whole after its maintenance, keyspace hashes included
+version_added: 0.1.0
+description:
+  - Takes the reads of one cluster's hosts after the maintenance (P(etcdops.etcd.cluster_reads#filter), of
+    M(etcdops.etcd.etcd_status) runs with O(etcdops.etcd.etcd_status#module:hashkv)) and returns the
+    postflight of the role etcdops.etcd.maintenance.
+  - Problems - a member that does not answer or is not healthy, no single leader, an alarm still active
+    (but those in O(expected_alarms)), members whose keyspace hashes at O(hash_revision) differ.
+    Members older than etcd 3.5.16 cannot hash at a revision - they are listed in C(hash_skipped).
+author:
+  - etcdops maintainers (@etcdops)
+options:
+  _input:
+    description: Host name -> its read.
+    type: dict
+    required: true
+  hosts:
+    description: The cluster's hosts, in inventory order.
+    type: list
+    elements: str
+    required: true
+  hash_revision:
+    description: The revision the members hashed their keyspace at.
+    type: int
+    required: true
+  expected_alarms:
+    description: Alarm names that may still be active (C(NOSPACE) in check mode, or when it is not disarmed).
+    type: list
+    elements: str
+    default: []
+'''
+
+EXAMPLES = r'''
+- name: Check the cluster after the maintenance
+  ansible.builtin.set_fact:
+    postflight: "{{ reads | etcdops.etcd.postflight_findings(cluster_hosts, 42) }}"
+'''
+
+RETURN = r'''
+_value:
+  description: >-
+    C(problems), C(leader) (its name), C(alarms), C(hash_revision), C(hashes_equal) (none with fewer than
+    two hashes), C(hashes) (member name -> hash), C(hash_skipped), C(hash_errors).
+  type: dict
+'''
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.collections import is_sequence
+
+from ansible_collections.etcdops.etcd.plugins.module_utils.findings import postflight_findings
+
+
+def _postflight_findings(reads, hosts, hash_revision, expected_alarms=()):
+    if not isinstance(reads, dict) or not is_sequence(hosts) or any(h not in reads for h in hosts):
+        raise AnsibleFilterError('postflight_findings takes the reads of every host of the cluster (cluster_reads)')
+    try:
+        return postflight_findings(reads, hosts, int(hash_revision), list(expected_alarms or []))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError('postflight_findings: a read is not an etcd_status result (%s: %s)'
+                                 % (type(exc).__name__, exc)) from exc
+
+
+class FilterModule(object):
+    def filters(self):
+        return {'postflight_findings': _postflight_findings}

@@ -1,0 +1,254 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) etcdops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""What the maintenance role finds about a cluster before it changes anything (its preflight).
+
+Pure functions over etcd_status results, shared by the role's filter plugins (which run them on the
+controller) and their unit tests. Nothing here talks to etcd.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.etcdops.etcd.plugins.module_utils.leadership import best_successor
+from ansible_collections.etcdops.etcd.plugins.module_utils.versions import version_problems
+
+
+def hostvar(hostvars, host, name, default=None):
+    """A variable of another host (``hostvars[host][name]``), ``default`` when it has none."""
+    try:
+        return hostvars[host][name]
+    except KeyError:
+        return default
+
+
+def _unique(items):
+    seen = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+def split_reads(hosts, client_urls, own_reads, whole=None):
+    """Each host's read in the shape of one host's own etcd_status run.
+
+    ``own_reads`` maps each host to its own run (member mode, or controller mode without shared
+    connection options); with ``whole``, the coordinator's single run over every member (one-read
+    mode), the whole run is split per host instead: the host's member alone in ``members``, or
+    ``endpoint`` and ``msg`` when it did not answer. A host without a read gets ``{}``.
+    """
+    reads = {}
+    for host in hosts:
+        url = client_urls[host].rstrip('/')
+        if whole is None:
+            read = dict(own_reads.get(host) or {})
+        elif 'members' not in whole:
+            # The run failed as a whole (no member answered, or an unusable rule).
+            read = dict(whole, endpoint=url)
+        else:
+            found = [m for m in whole['members'] if m.get('endpoint') == url]
+            if found and found[0].get('reachable'):
+                read = dict(whole, members=found)
+            else:
+                read = dict(endpoint=url, msg='; '.join(found[0].get('errors') or []) if found else 'not in the answer')
+        reads[host] = read
+    return reads
+
+
+def _listed_member(member_list, endpoint, address, taken_ids):
+    """The member-list entry of a host that did not answer: by its client URL, else by its address."""
+    found = None
+    for listed in member_list or []:
+        if endpoint in listed['client_urls']:
+            found = listed
+    if found is None:
+        pattern = re.compile('//' + re.escape(address) + ':')
+        for listed in member_list or []:
+            if listed['id'] not in taken_ids and any(pattern.search(url) for url in listed['client_urls']):
+                return listed
+    return found
+
+
+def preflight_findings(reads, hosts, cluster, client_urls, host_facts, run_from='member',
+                       min_free_disk_ratio=1.1, max_raft_lag=1000):
+    """The preflight of one cluster: its members as read, the problems that forbid any change, the
+    warnings, the alarms, the leader, the successor for the leader's turn and the snapshot's host.
+
+    ``reads`` maps each host to its read (split_reads); ``hosts`` are the cluster's hosts in
+    inventory order; ``client_urls`` each host's client URL; ``host_facts`` each host's
+    ``address`` (ansible_host or its name) and ``data_dir`` (etcd_data_dir, or None).
+    """
+    problems, warnings, members, ids, cluster_ids, leaders, alarms = [], [], [], [], [], [], []
+    member_list = next((reads[h]['member_list'] for h in hosts if 'member_list' in reads[h]), None)
+    for host in hosts:
+        status = reads[host]
+        facts = host_facts.get(host) or {}
+        if len(status.get('members') or []) != 1:
+            endpoint = status.get('endpoint', client_urls[host])
+            listed = _listed_member(member_list, endpoint, facts.get('address') or host, ids)
+            error = status.get('msg', 'the host could not be reached')
+            if listed is not None:
+                ids.append(listed['id'])
+            if 'rule_error' in status:
+                problems.append('maintenance_defrag_rule cannot be used: %s' % status['rule_error'])
+            elif listed is not None:
+                problems.append('member %s (host %s, %s) does not answer: %s' % (listed['name'], host, endpoint, error))
+            else:
+                problems.append('member host %s (%s) does not answer: %s' % (host, endpoint, error))
+            members.append(dict(host=host, reachable=False, healthy=False, endpoint=endpoint, error=error,
+                                name=listed['name'] if listed else None, id=listed['id'] if listed else None))
+            continue
+        member = dict(status['members'][0], host=host)
+        label = '%s (host %s, %s)' % (member['name'], host, member['endpoint'])
+        if member['id'] in ids:
+            other = next((m['host'] for m in members if m.get('id') == member['id']), None)
+            problems.append('hosts %s and %s reach the same member %s (%s): the inventory needs one host per member'
+                            % (other, host, member['name'], member['id']))
+        members.append(member)
+        ids.append(member['id'])
+        cluster_ids.append(status.get('cluster_id'))
+        leaders.append(status.get('leader'))
+        alarms.extend(status.get('alarms') or [])
+        if not member['healthy']:
+            problems.append('member %s is not healthy: %s' % (label, '; '.join(member.get('errors') or [])
+                                                              or 'it sees no leader'))
+        problems.extend(_disk_problems(label, member, status.get('local_info') or {}, min_free_disk_ratio))
+        warnings.extend(_host_warnings(host, member, status.get('local_info') or {}, facts.get('data_dir'),
+                                       run_from))
+    answered = [m for m in members if m['reachable']]
+    alarms = _unique(alarms)
+    if len(_unique(cluster_ids)) > 1:
+        problems.append('the hosts reach different etcd clusters (cluster ids %s): set etcd_cluster per cluster'
+                        % ', '.join(str(i) for i in _unique(cluster_ids)))
+    unique_leaders = _unique(leaders)
+    if answered and (len(unique_leaders) != 1 or unique_leaders[0] is None):
+        problems.append('the members do not agree on one leader: %s'
+                        % ', '.join('%s sees %s' % (m['name'], lead) for m, lead in zip(answered, leaders)))
+    # A downgrade in progress, or members on two minor versions: no change until that is over.
+    problems.extend(version_problems(answered))
+    for listed in member_list or []:
+        if listed['id'] not in ids:
+            problems.append('member %s (%s, %s) is in the cluster but no host of etcd_cluster=%s in the play reaches '
+                            'it: add it to the inventory (or check --limit)'
+                            % (listed.get('name') or '(unstarted)', listed['id'], ' '.join(listed['client_urls']),
+                               cluster))
+    if member_list is not None:
+        listed_ids = [listed['id'] for listed in member_list]
+        problems.extend("host %s reaches member %s (%s), which is not in the cluster's member list"
+                        % (m['host'], m['name'], m['id']) for m in answered if m['id'] not in listed_ids)
+    problems.extend('CORRUPT alarm on member %s: the members disagree on the data; replace the corrupt member '
+                    'before any maintenance' % alarm['member_id'] for alarm in alarms if alarm['alarm'] == 'CORRUPT')
+    problems.extend(_lag_problems(answered, int(max_raft_lag)))
+    leader = next((m for m in answered if m.get('is_leader')), None)
+    successor = best_successor(answered, leader['id'] if leader else None)
+    snapshot_from = successor or (leader if leader and leader['healthy'] else None)
+    return dict(
+        cluster=cluster,
+        cluster_id=cluster_ids[0] if cluster_ids else None,
+        problems=_unique(problems),
+        warnings=warnings,
+        members=members,
+        alarms=alarms,
+        nospace=any(alarm['alarm'] == 'NOSPACE' for alarm in alarms),
+        leader_host=leader['host'] if leader else None,
+        leader_name=leader['name'] if leader else None,
+        successor_host=successor['host'] if successor else None,
+        successor_id=successor['id'] if successor else None,
+        successor_name=successor['name'] if successor else None,
+        snapshot_host=snapshot_from['host'] if snapshot_from else None,
+    )
+
+
+def _disk_problems(label, member, info, min_free_disk_ratio):
+    """A defragmentation rewrites the whole file: its data directory needs about that much free."""
+    free = info.get('data_dir_free_bytes')
+    if not info.get('found') or free is None:
+        return []
+    needed = int(member['db_size'] * float(min_free_disk_ratio))
+    if free >= needed:
+        return []
+    return ['member %s: its data directory %s has %d bytes free, a defragmentation needs about %d (db size x '
+            'maintenance_min_free_disk_ratio)' % (label, info['data_dir'], free, needed)]
+
+
+def _host_warnings(host, member, info, data_dir, run_from):
+    """What the member's own host said about its etcd process (member mode)."""
+    if not info.get('found'):
+        if run_from != 'member':
+            return []
+        return ['%s: the etcd process serving %s was not found on this host (%s): its settings and free disk were '
+                'not checked (it needs become to read /proc of etcd)' % (host, member['endpoint'],
+                                                                         info.get('msg', 'no answer'))]
+    warnings = []
+    if info.get('data_dir_free_bytes') is None:
+        warnings.append('%s: free disk of %s could not be read' % (host, info['data_dir']))
+    warnings.extend('%s: %s' % (host, risk) for risk in info.get('risks') or [])
+    if data_dir is not None and data_dir != info['data_dir']:
+        warnings.append('%s: etcd_data_dir is %s but the etcd process uses %s' % (host, data_dir, info['data_dir']))
+    return warnings
+
+
+def _lag_problems(answered, max_raft_lag):
+    applied = [m['raft_applied_index'] for m in answered]
+    if not applied:
+        return []
+    newest = max(applied)
+    return ['member %s (host %s) lags: applied raft index %s vs %s (maintenance_max_raft_lag %s)'
+            % (m['name'], m['host'], m['raft_applied_index'], newest, max_raft_lag)
+            for m in answered if m['raft_applied_index'] < newest - max_raft_lag]
+
+
+def postflight_findings(reads, hosts, hash_revision, expected_alarms=()):
+    """The postflight of one cluster after its maintenance: every member healthy, one leader, no
+    alarm left but ``expected_alarms`` (names: NOSPACE in check mode, or when it is not to be
+    disarmed), and the same keyspace hash at ``hash_revision`` on every member that can give one
+    (etcd 3.5.16 and later; the others are reported as skipped)."""
+    problems, hashes, unsupported, hash_errors, leaders, alarms = [], [], [], [], [], []
+    leader_name = None
+    for host in hosts:
+        status = reads[host]
+        if len(status.get('members') or []) != 1:
+            problems.append('member host %s does not answer: %s' % (host, status.get('msg', 'the host could not be '
+                                                                                          'reached')))
+            continue
+        member = status['members'][0]
+        leaders.append(status.get('leader'))
+        if member.get('is_leader'):
+            leader_name = member['name']
+        alarms.extend(status.get('alarms') or [])
+        if not member['healthy']:
+            problems.append('member %s (host %s) is not healthy: %s' % (member['name'], host,
+                                                                        '; '.join(member.get('errors') or [])))
+        if member.get('hashkv') is not None:
+            hashes.append((member['name'], member['hashkv']['hash']))
+        elif (member.get('hashkv_error') or '').startswith('unsupported'):
+            unsupported.append('%s (%s)' % (member['name'], member.get('version')))
+        else:
+            hash_errors.append('%s: %s' % (member['name'], member.get('hashkv_error') or 'no hash'))
+    if len(_unique(leaders)) != 1 or leaders[0] is None:
+        problems.append('the members do not agree on one leader: %s' % ', '.join(str(lead) for lead in leaders))
+    alarms = _unique(alarms)
+    left = [alarm for alarm in alarms if alarm['alarm'] not in expected_alarms]
+    if left:
+        problems.append('alarms still active: %s' % ', '.join('%s on member %s' % (a['alarm'], a['member_id'])
+                                                             for a in left))
+    distinct = _unique(value for _name, value in hashes)
+    if len(distinct) > 1:
+        problems.append('the members hold different data at revision %s: %s'
+                        % (hash_revision, ', '.join('%s hash %s' % pair for pair in hashes)))
+    return dict(
+        problems=problems,
+        leader=leader_name,
+        alarms=alarms,
+        hash_revision=int(hash_revision),
+        hashes_equal=len(distinct) == 1 if len(hashes) > 1 else None,
+        hashes=dict(hashes),
+        hash_skipped='etcd < 3.5.16: %s' % ', '.join(unsupported) if unsupported else None,
+        hash_errors=hash_errors,
+    )
