@@ -214,8 +214,8 @@ def postflight_findings(reads, hosts, hash_revision, expected_alarms=()):
     for host in hosts:
         status = reads[host]
         if len(status.get('members') or []) != 1:
-            problems.append('member host %s does not answer: %s' % (host, status.get('msg', 'the host could not be '
-                                                                                          'reached')))
+            error = status.get('msg', 'the host could not be reached')
+            problems.append('member host %s does not answer: %s' % (host, error))
             continue
         member = status['members'][0]
         leaders.append(status.get('leader'))
@@ -236,8 +236,8 @@ def postflight_findings(reads, hosts, hash_revision, expected_alarms=()):
     alarms = _unique(alarms)
     left = [alarm for alarm in alarms if alarm['alarm'] not in expected_alarms]
     if left:
-        problems.append('alarms still active: %s' % ', '.join('%s on member %s' % (a['alarm'], a['member_id'])
-                                                             for a in left))
+        active = ['%s on member %s' % (alarm['alarm'], alarm['member_id']) for alarm in left]
+        problems.append('alarms still active: %s' % ', '.join(active))
     distinct = _unique(value for _name, value in hashes)
     if len(distinct) > 1:
         problems.append('the members hold different data at revision %s: %s'

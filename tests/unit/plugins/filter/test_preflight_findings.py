@@ -251,10 +251,11 @@ def test_disk_too_small_and_the_host_warnings():
                                                                     'port 2379')
     cluster.hostvars['etcd-b']['etcd_data_dir'] = '/var/lib/etcd'
     found = cluster.findings(reads)
+    name = cluster.member('etcd-a')['name']
     assert found['problems'] == [
         'member %s (host etcd-a, %s): its data directory /var/lib/etcd has %d bytes free, a defragmentation needs '
-        'about %d (db size x maintenance_min_free_disk_ratio)' % (cluster.member('etcd-a')['name'],
-                                                                   cluster.urls['etcd-a'], db_size, int(db_size * 1.1))]
+        'about %d (db size x maintenance_min_free_disk_ratio)' % (name, cluster.urls['etcd-a'], db_size,
+                                                                  int(db_size * 1.1))]
     assert found['warnings'] == [
         'etcd-a: auto-compaction is off',
         'etcd-b: free disk of /data/etcd could not be read',
