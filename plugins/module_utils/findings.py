@@ -16,6 +16,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.leadership import best_successor
+from ansible_collections.etcdops.etcd.plugins.module_utils.rules import planned
 from ansible_collections.etcdops.etcd.plugins.module_utils.versions import version_problems
 
 
@@ -252,3 +253,18 @@ def postflight_findings(reads, hosts, hash_revision, expected_alarms=()):
         hash_skipped='etcd < 3.5.16: %s' % ', '.join(unsupported) if unsupported else None,
         hash_errors=hash_errors,
     )
+
+
+def maintenance_plan(preflight):
+    """What the maintenance will do to a cluster whose preflight passed: ``decisions``, each member's
+    (``host``, ``name``, ``id``, ``is_leader``, ``due``, ``reason``); ``plan``, the due ones in their
+    order (followers first, the leader last); ``errors``, the members nothing was decided for."""
+    decisions = []
+    for member in preflight['members']:
+        due, reason = planned(member, preflight.get('nospace'))
+        decisions.append(dict(host=member['host'], name=member.get('name'), id=member.get('id'),
+                              is_leader=bool(member.get('is_leader')), due=due, reason=reason))
+    due = [d for d in decisions if d['due']]
+    return dict(decisions=decisions,
+                plan=[d for d in due if not d['is_leader']] + [d for d in due if d['is_leader']],
+                errors=['member %s: %s' % (d['name'], d['reason']) for d in decisions if d['due'] is None])

@@ -25,6 +25,10 @@ else:
 DEFAULT_RULE = "quota_usage > `0.8` || (fragmentation_ratio > `0.45` && db_size_free > `104857600`)"
 
 
+LEARNER_REASON = 'learner: etcd cannot defragment learners'
+NOSPACE_REASON = 'NOSPACE alarm'
+
+
 class RuleError(Exception):
     pass
 
@@ -50,9 +54,21 @@ def rule_holds(expression, rule, member):
 def decide(member, expression, rule, force):
     """(defragment?, reason) for one member's fresh status."""
     if member['is_learner']:
-        return False, 'learner: etcd cannot defragment learners'
+        return False, LEARNER_REASON
     if force:
         return True, 'force'
     if rule_holds(expression, rule, member):
         return True, 'rule matched'
     return False, 'rule did not match'
+
+
+def planned(member, nospace):
+    """(due, reason) of one member in the maintenance role's plan: never a learner; every voter while
+    NOSPACE is active (the space comes back only once each member's file is rewritten); else what
+    etcd_status's ``defrag_rule`` said of it (``defrag_due``, ``defrag_reason``), None when it said
+    nothing."""
+    if member.get('is_learner'):
+        return False, LEARNER_REASON
+    if nospace:
+        return True, NOSPACE_REASON
+    return member.get('defrag_due'), member.get('defrag_reason', 'no decision')
