@@ -55,20 +55,13 @@ _value:
   type: dict
 '''
 
-from ansible.errors import AnsibleFilterError
-from ansible.module_utils.common.collections import is_sequence
-
 from ansible_collections.etcdops.etcd.plugins.module_utils.findings import postflight_findings
+from ansible_collections.etcdops.etcd.plugins.plugin_utils.cluster_filter import over_reads
 
 
 def _postflight_findings(reads, hosts, hash_revision, expected_alarms=()):
-    if not isinstance(reads, dict) or not is_sequence(hosts) or any(h not in reads for h in hosts):
-        raise AnsibleFilterError('postflight_findings takes the reads of every host of the cluster (cluster_reads)')
-    try:
-        return postflight_findings(reads, hosts, int(hash_revision), list(expected_alarms or []))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise AnsibleFilterError('postflight_findings: a read is not an etcd_status result (%s: %s)'
-                                 % (type(exc).__name__, exc)) from exc
+    return over_reads('postflight_findings', postflight_findings, reads, hosts, int(hash_revision),
+                      list(expected_alarms or []))
 
 
 class FilterModule(object):

@@ -75,24 +75,20 @@ _value:
   type: dict
 '''
 
-from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.collections import is_sequence
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.findings import hostvar, preflight_findings
+from ansible_collections.etcdops.etcd.plugins.plugin_utils.cluster_filter import over_reads
 
 
 def _preflight_findings(reads, hostvars, hosts, cluster, client_urls, run_from='member', min_free_disk_ratio=1.1,
                         max_raft_lag=1000):
-    if not isinstance(reads, dict) or not is_sequence(hosts) or any(h not in reads for h in hosts):
-        raise AnsibleFilterError('preflight_findings takes the reads of every host of the cluster (cluster_reads)')
     facts = dict((h, dict(address=hostvar(hostvars, h, 'ansible_host', h),
-                          data_dir=hostvar(hostvars, h, 'etcd_data_dir'))) for h in hosts)
-    try:
-        return preflight_findings(reads, hosts, str(cluster), client_urls, facts, run_from=run_from,
-                                  min_free_disk_ratio=float(min_free_disk_ratio), max_raft_lag=int(max_raft_lag))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise AnsibleFilterError('preflight_findings: a read is not an etcd_status result (%s: %s)'
-                                 % (type(exc).__name__, exc)) from exc
+                          data_dir=hostvar(hostvars, h, 'etcd_data_dir')))
+                 for h in (hosts if is_sequence(hosts) else []))
+    return over_reads('preflight_findings', preflight_findings, reads, hosts, str(cluster), client_urls, facts,
+                      run_from=run_from, min_free_disk_ratio=float(min_free_disk_ratio),
+                      max_raft_lag=int(max_raft_lag))
 
 
 class FilterModule(object):
