@@ -1,0 +1,109 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) etcdops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""etcd_defrag's decisions: the order of the turns, where it stops, check mode, a failed compaction,
+the leader's hand-over. The real EtcdClient over answers recorded from every etcd version."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.etcdops.etcd.plugins.module_utils import api, client, errors
+from ansible_collections.etcdops.etcd.plugins.module_utils.rules import DEFAULT_RULE
+from ansible_collections.etcdops.etcd.plugins.modules.etcd_defrag import Defragmenter
+from ansible_collections.etcdops.etcd.tests.unit.plugins.module_utils.recorded import RECORDED_VERSIONS
+from ansible_collections.etcdops.etcd.tests.unit.plugins.module_utils.test_cluster_status import RecordedCluster
+
+
+class Module:
+    def __init__(self, check_mode=False, **params):
+        self.check_mode = check_mode
+        self.params = dict(rule=DEFAULT_RULE, force=True, defrag_timeout=60, wait_timeout=5, move_leader=True,
+                           leader_target=None, compact=False, compact_keep=None)
+        self.params.update(params)
+
+
+def defragmenter(recorded, endpoints, check_mode=False, **params):
+    return Defragmenter(Module(check_mode, **params), client.EtcdClient(recorded, endpoints, discover=False))
+
+
+@pytest.fixture(params=RECORDED_VERSIONS)
+def recorded(request):
+    return RecordedCluster(request.param)
+
+
+def names(recorded, urls):
+    return [m['name'] for url in urls for m in recorded.member_list['members'] if url in m['clientURLs']]
+
+
+def test_followers_then_the_leader_after_one_hand_over(recorded):
+    leader, first, second = recorded.urls
+    result = defragmenter(recorded, [first, second, leader]).run()
+    assert recorded.sent('maintenance/defragment') == [first, second, leader]
+    assert [m['defragmented'] for m in result['members']] == [True, True, True]
+    # Leadership went once, to a member already done, before the leader's turn.
+    moved = [m['leader_moved_to'] for m in result['members']]
+    assert moved[:2] == [None, None] and moved[2] in names(recorded, [first, second])
+    assert recorded.sent('maintenance/transfer-leadership') == [leader]
+    assert result['changed'] is True and result['stopped_at'] is None
+    assert result['reclaimed_bytes'] == sum(m['reclaimed_bytes'] for m in result['members'])
+
+
+def test_endpoints_in_the_given_order_the_leader_first_moves_leadership_before_its_turn(recorded):
+    leader = recorded.urls[0]
+    result = defragmenter(recorded, recorded.urls).run()
+    assert recorded.sent('maintenance/defragment') == recorded.urls
+    first = result['members'][0]
+    assert first['is_leader'] is True and first['leader_moved_to'] is not None
+    assert recorded.sent('maintenance/transfer-leadership')[0] == leader
+
+
+def test_stops_at_the_member_that_fails_and_leaves_the_rest(recorded):
+    leader, first, second = recorded.urls
+    recorded.fail.add(('maintenance/defragment', second))
+    runner = defragmenter(recorded, [first, second, leader])
+    with pytest.raises(errors.EtcdConnectionError):
+        runner.run()
+    report = runner.report()
+    assert report['stopped_at'] == second
+    assert [m['endpoint'] for m in report['members']] == [first, second]
+    assert [m['defragmented'] for m in report['members']] == [True, False]
+    assert recorded.sent('maintenance/transfer-leadership') == []
+
+
+def test_check_mode_says_what_it_would_do_and_sends_nothing_that_changes(recorded):
+    leader, first, second = recorded.urls
+    result = defragmenter(recorded, [first, second, leader], check_mode=True, compact=True).run()
+    assert [m['defragmented'] for m in result['members']] == [True, True, True]
+    assert result['members'][2]['leader_moved_to'] is not None
+    assert result['compaction']['msg'] == 'would compact to revision 10'
+    for rpc in ('maintenance/defragment', 'maintenance/transfer-leadership', 'kv/compaction'):
+        assert recorded.sent(rpc) == []
+
+
+def test_a_failed_compaction_defragments_nothing(recorded):
+    recorded.fail.update(('kv/compaction', url) for url in recorded.urls)
+    runner = defragmenter(recorded, recorded.urls[1:], compact=True)
+    with pytest.raises(errors.EtcdConnectionError) as raised:
+        runner.run()
+    assert raised.value.detail.startswith('the compaction failed, nothing was defragmented: ')
+    assert recorded.sent('maintenance/defragment') == []
+
+
+def test_the_rule_decides_without_force(recorded):
+    follower = recorded.urls[1]
+    result = defragmenter(recorded, [follower], force=False, rule='db_size_free > `1073741824`').run()
+    assert result['members'][0]['defragmented'] is False
+    assert result['members'][0]['reason'] == 'rule did not match'
+    assert result['changed'] is False and recorded.sent('maintenance/defragment') == []
+
+
+def test_a_named_successor_takes_leadership(recorded):
+    leader, first, second = recorded.urls
+    result = defragmenter(recorded, [leader], leader_target=names(recorded, [second])[0]).run()
+    assert result['members'][0]['leader_moved_to'] == names(recorded, [second])[0]
+    new_leader = recorded.statuses[leader]['leader']
+    assert api.member_id_hex(new_leader) == api.member_id_hex(recorded.ids[2])
