@@ -77,6 +77,9 @@ def parse_args(argv=None):
     parser.add_argument('--profile', action='store_true', help="print where the role's time went")
     parser.add_argument('--run-from', choices=('member', 'controller'), default='member',
                         help="the role's maintenance_run_from (default: member, the role's default)")
+    parser.add_argument('--collection', default=str(ROOT),
+                        help='the checkout of the collection whose role is timed (default: this one), for example a '
+                             'git worktree of an earlier commit')
     parser.add_argument('--keep', help='keep inventories, ansible-playbook logs and timings in this directory')
     args = parser.parse_args(argv)
     if args.gb1:
@@ -240,12 +243,15 @@ def run_etcdctl(sandbox, cluster, mb, workdir):
     return {'seconds': time.monotonic() - started, 'cpu': children_cpu() - cpu, 'steps': steps}
 
 
+COLLECTION = [ROOT]  # --collection
+
+
 def collection_tree(workdir):
     tree = workdir / 'collections'
     (tree / 'ansible_collections' / 'etcdops').mkdir(parents=True, exist_ok=True)
     link = tree / 'ansible_collections' / 'etcdops' / 'etcd'
     if not link.exists():
-        os.symlink(str(ROOT), str(link))
+        os.symlink(str(COLLECTION[0]), str(link))
     return tree
 
 
@@ -428,10 +434,14 @@ def print_profile(result, etcdctl):
 
 def main(argv=None):
     args = parse_args(argv)
+    COLLECTION[0] = Path(args.collection).resolve()
     procedures = list(PROCEDURES[:2] if args.no_snapshot_run else PROCEDURES)
     # Each member: its db file plus its WAL (every 1 MiB put is in both), and room for one defrag copy.
     need = len(procedures) * 3 * args.mb * MIB * 3
     free = shutil.disk_usage(tempfile.gettempdir()).free
+    commit = subprocess.run(['git', '-C', str(COLLECTION[0]), 'log', '-1', '--format=%h'], capture_output=True,
+                            text=True, check=False).stdout.strip()
+    print('role from %s (%s)' % (COLLECTION[0], commit or 'not a git checkout'))
     print('etcd %s, %d clusters x 3 members, %d MiB per member, %d repeats, role in %s mode; needs about %.1f GB '
           'of disk in %s (%.1f GB free); %d CPUs, load average %.1f' % (
               args.version, len(procedures), args.mb, args.repeat, args.run_from, need / 1e9, tempfile.gettempdir(),

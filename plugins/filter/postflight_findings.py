@@ -51,7 +51,8 @@ RETURN = r'''
 _value:
   description: >-
     C(problems), C(leader) (its name), C(alarms), C(hash_revision), C(hashes_equal) (none with fewer than
-    two hashes), C(hashes) (member name -> hash), C(hash_skipped), C(hash_errors).
+    two hashes), C(hashes) (member name -> hash), C(hash_skipped), C(hash_errors), C(in_use) (host -> its
+    C(db_size_in_use) after, none when it did not answer).
   type: dict
 '''
 

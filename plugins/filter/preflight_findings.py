@@ -22,6 +22,8 @@ description:
     (P(etcdops.etcd.version_problems#filter)), a member of the cluster no host reaches, a host on a
     member outside the member list, a CORRUPT alarm, a member whose applied raft index lags.
     NOSPACE is not a problem - it is what the maintenance repairs.
+requirements:
+  - jmespath (on the controller), for O(defrag_rule)
 author:
   - etcdops maintainers (@etcdops)
 options:
@@ -58,6 +60,13 @@ options:
     description: Largest allowed difference of the members' applied raft indexes.
     type: int
     default: 1000
+  defrag_rule:
+    description:
+      - The defragmentation rule (JMESPath, as M(etcdops.etcd.etcd_defrag)'s O(etcdops.etcd.etcd_defrag#module:rule)),
+        evaluated here, on the controller, on each member that answered; it then has C(defrag_due) and
+        C(defrag_reason) as M(etcdops.etcd.etcd_status)'s O(etcdops.etcd.etcd_status#module:defrag_rule) gives them.
+        A rule that is not valid JMESPath, or jmespath missing on the controller, is a problem.
+    type: str
 '''
 
 EXAMPLES = r'''
@@ -82,13 +91,13 @@ from ansible_collections.etcdops.etcd.plugins.plugin_utils.cluster_filter import
 
 
 def _preflight_findings(reads, hostvars, hosts, cluster, client_urls, run_from='member', min_free_disk_ratio=1.1,
-                        max_raft_lag=1000):
+                        max_raft_lag=1000, defrag_rule=None):
     facts = dict((h, dict(address=hostvar(hostvars, h, 'ansible_host', h),
                           data_dir=hostvar(hostvars, h, 'etcd_data_dir')))
                  for h in (hosts if is_sequence(hosts) else []))
     return over_reads('preflight_findings', preflight_findings, reads, hosts, str(cluster), client_urls, facts,
                       run_from=run_from, min_free_disk_ratio=float(min_free_disk_ratio),
-                      max_raft_lag=int(max_raft_lag))
+                      max_raft_lag=int(max_raft_lag), defrag_rule=defrag_rule)
 
 
 class FilterModule(object):

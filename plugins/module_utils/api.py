@@ -27,9 +27,8 @@ from ansible.module_utils.common.text.converters import to_text
 DEFAULT_QUOTA_BYTES = 2 * 1024 * 1024 * 1024
 """etcd's own default for --quota-backend-bytes (2 GiB)."""
 
-ALARM_TYPES = ('NOSPACE', 'CORRUPT')
-
-_QUOTA_METRIC = re.compile(r'^etcd_server_quota_backend_bytes(?:\{[^}]*\})?\s+(\S+)\s*$', re.MULTILINE)
+# A sample line of the Prometheus text format: ``name{labels} value``, labels optional.
+_METRIC_LINE = r'^%s(?:\{[^}]*\})?\s+(\S+)\s*$'
 _ALARM_IN_ERRORS = re.compile(r'alarm:\s*([A-Z]+)')
 _ALARM_MEMBER_IN_ERRORS = re.compile(r'memberID:\s*(\d+)\s+alarm:\s*([A-Z]+)')
 
@@ -150,14 +149,6 @@ def fragmentation_ratio(db_size, db_size_in_use):
     return round(max(db_size - db_size_in_use, 0) / float(db_size), 6)
 
 
-def alarms_in_errors(errors):
-    """Alarm names a status ``errors`` list reports (``memberID:... alarm:NOSPACE``)."""
-    found = []
-    for text in errors:
-        found.extend(_ALARM_IN_ERRORS.findall(text))
-    return found
-
-
 def alarms_from_errors(errors):
     """The cluster's active alarms as a member's status ``errors`` lists them
     (``memberID:10276657743932975437 alarm:NOSPACE``), in parse_alarms' shape.
@@ -205,15 +196,38 @@ def parse_alarms(message):
     return sorted(alarms, key=lambda a: (a['member_id'], a['alarm']))
 
 
-def quota_from_metrics(text):
-    """The quota in force from a member's Prometheus ``/metrics`` page, or None."""
-    match = _QUOTA_METRIC.search(to_text(text))
+def metric_value(text, name):
+    """The value of the metric ``name`` (its first sample) on a Prometheus ``/metrics`` page, as an
+    int; None when the page lacks it or the value is not a finite number."""
+    match = re.search(_METRIC_LINE % re.escape(name), to_text(text), re.MULTILINE)
     if not match:
         return None
     try:
         return int(float(match.group(1)))
-    except ValueError:
+    except (ValueError, OverflowError):
+        # NaN, +Inf: not a number of bytes or revisions.
         return None
+
+
+def quota_from_metrics(text):
+    """The quota in force from a member's Prometheus ``/metrics`` page, or None."""
+    return metric_value(text, 'etcd_server_quota_backend_bytes')
+
+
+def compact_revision_from_metrics(text):
+    """The revision of the member's last compaction (``etcd_debugging_mvcc_compact_revision``; -1
+    before the first one, as etcd reports it), or None when the page lacks it."""
+    return metric_value(text, 'etcd_debugging_mvcc_compact_revision')
+
+
+def history(revision, compact_revision):
+    """How many revisions of history a member keeps: what a compaction to ``revision`` would drop.
+
+    ``revision`` minus ``compact_revision``; never compacted (-1), the history starts at revision 1,
+    the empty store. None when the compacted revision is unknown."""
+    if compact_revision is None or revision is None:
+        return None
+    return max(revision - max(compact_revision, 1), 0)
 
 
 def quota_usage(db_size, quota_bytes):

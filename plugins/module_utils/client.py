@@ -10,7 +10,8 @@ Private to the etcdops.etcd collection: not a public API, it may change without 
 It knows the cluster (which members there are, at which URL each one answers) and the v3
 maintenance RPCs; the transport underneath only knows how to send one RPC to one URL. Calls
 that concern one member go to that member's own URL (defragment, status, hash); cluster-wide
-calls (compaction, alarms, member list) go to the first endpoint that answers.
+calls (compaction, alarms, member list) go to the first endpoint that answers. The shape of a
+member in the result and the lookups of members in it are in members.py.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible.module_utils.six.moves.urllib.parse import urlparse
 
 from ansible_collections.etcdops.etcd.plugins.module_utils import api, errors
+from ansible_collections.etcdops.etcd.plugins.module_utils.members import member_entry, same_url
 
 _MAX_WORKERS = 16
 
@@ -36,30 +38,6 @@ def normalize_endpoint(endpoint, tls=False):
     if '://' not in endpoint:
         endpoint = ('https://' if tls else 'http://') + endpoint
     return endpoint
-
-
-def _same_url(a, b):
-    pa, pb = urlparse(a), urlparse(b)
-    return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
-
-
-def find_member(members, wanted):
-    """A member of cluster_status()'s members by name, hex id or client URL; None if none matches."""
-    wanted = wanted.strip().rstrip('/')
-    for member in members:
-        if wanted in (member['name'], member.get('endpoint')) or wanted in member['client_urls']:
-            return member
-        try:
-            if member['id'] and int(wanted, 16) == int(member['id'], 16):
-                return member
-        except ValueError:
-            pass
-    return None
-
-
-def describe_members(members):
-    """``etcd-1 (8e9e05c52164694d), ...`` for messages that must say what would have matched."""
-    return ', '.join('%s (%s)' % (m['name'], m['id']) for m in members)
 
 
 def run_concurrently(calls):
@@ -92,28 +70,21 @@ class EtcdClient:
 
     # -- cluster-wide calls, sent to the first endpoint that answers -----------------------
 
-    def _first_answer(self, rpc, body=None, endpoints=None):
+    def _first_answer(self, rpc, body=None, timeout=None):
         """Try the endpoints in order; return (endpoint, answer). Errors that no other member
         would answer differently (auth, permission, NOSPACE, revision errors) stop at once."""
         last = None
-        for endpoint in endpoints or self.endpoints:
+        for endpoint in self.endpoints:
             try:
-                return endpoint, self.transport.call(endpoint, rpc, body)
+                return endpoint, self.transport.call(endpoint, rpc, body, timeout=timeout)
             except (errors.EtcdConnectionError, errors.EtcdNotLeaderError, errors.EtcdGatewayDisabledError,
                     errors.EtcdNotEtcdError) as exc:
                 last = exc
         raise last
 
-    def member_list(self, endpoint=None):
-        answer = (self.transport.call(endpoint, 'cluster/member/list') if endpoint
-                  else self._first_answer('cluster/member/list')[1])
-        return api.parse_member_list(answer)
-
-    def alarms(self, endpoint=None):
-        body = {'action': 'GET'}
-        answer = (self.transport.call(endpoint, 'maintenance/alarm', body) if endpoint
-                  else self._first_answer('maintenance/alarm', body)[1])
-        return api.parse_alarms(answer)
+    def alarms(self):
+        """The cluster's active alarms, from the alarm RPC (a raft proposal: it needs quorum)."""
+        return api.parse_alarms(self._first_answer('maintenance/alarm', {'action': 'GET'})[1])
 
     def alarm(self, action, member_id, alarm):
         """ACTIVATE or DEACTIVATE one exact (member, alarm) pair; returns the alarms after."""
@@ -122,13 +93,7 @@ class EtcdClient:
 
     def compact(self, revision, physical=True, timeout=None):
         body = {'revision': str(revision), 'physical': bool(physical)}
-        last = None
-        for endpoint in self.endpoints:
-            try:
-                return self.transport.call(endpoint, 'kv/compaction', body, timeout=timeout)
-            except (errors.EtcdConnectionError, errors.EtcdNotLeaderError) as exc:
-                last = exc
-        raise last
+        return self._first_answer('kv/compaction', body, timeout=timeout)[1]
 
     def current_revision(self):
         """The cluster's current revision, from a linearizable count-only read."""
@@ -157,14 +122,19 @@ class EtcdClient:
     def defragment(self, endpoint, timeout):
         self.transport.call(endpoint, 'maintenance/defragment', {}, timeout=timeout)
 
-    def quota(self, endpoint, status):
+    def metrics(self, endpoint):
+        """One member's Prometheus ``/metrics`` text, or None when it cannot be read: what it
+        adds (quota, compacted revision) is reported as unknown then, never as a failure."""
+        try:
+            return self.transport.get_text(endpoint, '/metrics')
+        except errors.EtcdError:
+            return None
+
+    def quota(self, status, metrics):
         """(bytes, source): 3.6's dbSizeQuota, else /metrics, else the configured fallback."""
         if status.get('db_size_quota'):
             return status['db_size_quota'], 'status'
-        try:
-            from_metrics = api.quota_from_metrics(self.transport.get_text(endpoint, '/metrics'))
-        except errors.EtcdError:
-            from_metrics = None
+        from_metrics = api.quota_from_metrics(metrics) if metrics is not None else None
         if from_metrics:
             return from_metrics, 'metrics'
         if self.quota_bytes:
@@ -172,9 +142,14 @@ class EtcdClient:
         return api.DEFAULT_QUOTA_BYTES, 'default'
 
     def member_status(self, endpoint):
+        """status() plus what the member's /metrics tells: its quota (see quota) and its history
+        (``compact_revision``, and ``history``: the revisions a compaction to now would drop)."""
         status = self.status(endpoint)
-        status['quota_bytes'], status['quota_source'] = self.quota(endpoint, status)
+        metrics = self.metrics(endpoint)
+        status['quota_bytes'], status['quota_source'] = self.quota(status, metrics)
         status['quota_usage'] = api.quota_usage(status['db_size'], status['quota_bytes'])
+        status['compact_revision'] = api.compact_revision_from_metrics(metrics) if metrics is not None else None
+        status['history'] = api.history(status['revision'], status['compact_revision'])
         return status
 
     # -- the whole cluster in about one round trip -----------------------------------------
@@ -231,7 +206,7 @@ class EtcdClient:
         """The URL to ask a member at: a given endpoint that failed (so the failure is shown
         against the URL the user gave), else its first client URL with our scheme."""
         for endpoint in failures:
-            if any(_same_url(endpoint, url) for url in member['client_urls']):
+            if any(same_url(endpoint, url) for url in member['client_urls']):
                 return endpoint
         scheme = urlparse(self.endpoints[0]).scheme
         for url in member['client_urls']:
@@ -276,23 +251,8 @@ class EtcdClient:
 
     def _given_endpoint_of(self, member, failures):
         for endpoint in failures:
-            if any(_same_url(endpoint, url) for url in member['client_urls']):
+            if any(same_url(endpoint, url) for url in member['client_urls']):
                 return endpoint
-        return None
-
-    def first_reachable_member(self, cluster):
-        """The member at the first given endpoint that answered, or None."""
-        for endpoint in self.endpoints:
-            member = self.member_by(cluster, endpoint)
-            if member and member['reachable']:
-                return member
-        return None
-
-    def member_by(self, cluster, endpoint):
-        """The member of a cluster_status() answer reached at ``endpoint``, or None."""
-        for member in cluster['members']:
-            if member['endpoint'] and _same_url(member['endpoint'], endpoint):
-                return member
         return None
 
     def move_leader(self, cluster, target_id):
@@ -374,18 +334,17 @@ class EtcdClient:
             member = by_id.get(leader_id)
             if member is None or not member.get('endpoint'):
                 break
-            status = self.member_status(member['endpoint'])
+            status = self.status(member['endpoint'])
             if status['is_leader']:
                 return status
             leader_id = status['leader']
         if leader_id and leader_id in names:
-            detail = ('the leader is now member %s (%s), which cannot be reached from here (with discover=false '
-                      'only the members named in endpoints are)' % (names[leader_id], leader_id))
-        else:
-            detail = 'cannot find the current leader (last seen: %s)' % (leader_id or 'none')
-        raise errors.EtcdAPIError(self.endpoints[0], detail,
-                                  remedy='Check that the cluster has quorum (etcdops.etcd.etcd_status), or name '
-                                         'the leader\'s endpoint too')
+            raise errors.EtcdConnectionError(
+                self.endpoints[0], 'the leader is now member %s (%s), which cannot be reached from here (with '
+                'discover=false only the members named in endpoints are)' % (names[leader_id], leader_id),
+                remedy='Name the leader\'s client URL in endpoints too, or set discover=true')
+        raise errors.EtcdNoLeaderError(self.endpoints[0], 'cannot find the current leader (last seen: %s)'
+                                       % (leader_id or 'none'))
 
     def wait_until_caught_up(self, endpoint, target_index, timeout, interval=0.5, first_interval=0.05):
         """Poll one member until it answers, sees a leader and has applied ``target_index``
@@ -397,7 +356,7 @@ class EtcdClient:
         last_error = None
         while True:
             try:
-                status = self.member_status(endpoint)
+                status = self.status(endpoint)
                 if target_index is None:
                     target_index = status['raft_index']
                 if status['leader'] and status['raft_applied_index'] >= target_index:
@@ -415,49 +374,3 @@ class EtcdClient:
             # Short waits first: a member is usually back within a few tenths of a second.
             time.sleep(first_interval)
             first_interval = min(first_interval * 2, interval)
-
-
-_UNREACHABLE = {
-    'reachable': False,
-    'healthy': False,
-    'version': None,
-    'db_size': None,
-    'db_size_in_use': None,
-    'db_size_free': None,
-    'fragmentation_ratio': None,
-    'quota_bytes': None,
-    'quota_source': None,
-    'quota_usage': None,
-    'raft_term': None,
-    'raft_index': None,
-    'raft_applied_index': None,
-    'revision': None,
-    'storage_version': None,
-    'downgrade_info': None,
-}
-
-_STATUS_FIELDS = ('endpoint', 'version', 'db_size', 'db_size_in_use', 'db_size_free', 'fragmentation_ratio',
-                  'quota_bytes', 'quota_source', 'quota_usage', 'raft_term', 'raft_index',
-                  'raft_applied_index', 'revision', 'errors', 'storage_version', 'downgrade_info')
-
-
-def member_entry(member, status, alarms, leader):
-    """One member as etcd_status reports it: member-list facts plus its status (None when
-    unreachable). etcd_defrag evaluates its rule on exactly this shape."""
-    entry = {
-        'id': member['id'],
-        'name': member['name'],
-        'client_urls': member['client_urls'],
-        'peer_urls': member['peer_urls'],
-        'is_learner': member['is_learner'],
-        'is_leader': member['id'] == leader,
-        'alarms': sorted(alarms),
-    }
-    if status is None:
-        entry.update(_UNREACHABLE)
-        return entry
-    entry.update((name, status[name]) for name in _STATUS_FIELDS)
-    entry['reachable'] = True
-    entry['is_learner'] = status['is_learner'] or member['is_learner']
-    entry['healthy'] = bool(status['leader']) and not api.non_alarm_errors(status['errors'])
-    return entry

@@ -46,8 +46,39 @@ def quota_argument_spec():
     return dict(quota_bytes=dict(type='int'))
 
 
+def connection_problems(params, readable=None):
+    """Why the connection options cannot work, one sentence each; empty when they can (pure but for
+    ``readable(path)``, by default whether this host may read the file: unit-tested)."""
+    if readable is None:
+        readable = _readable
+    problems = []
+    if params['timeout'] <= 0:
+        problems.append('timeout must be a positive number of seconds, got %s' % params['timeout'])
+    if not params['endpoints']:
+        problems.append('endpoints is empty: give at least one client URL such as https://10.0.0.1:2379')
+    if bool(params['cert']) != bool(params['key']):
+        problems.append('cert and key go together: set both (ETCDCTL_CERT, ETCDCTL_KEY) or neither')
+    for name in ('cacert', 'cert', 'key'):
+        path = params[name]
+        why = readable(path) if path else None
+        if why:
+            problems.append('%s %s cannot be read on this host (%s): check the path, and become a user that '
+                            'may read it' % (name, path, why))
+    return problems
+
+
+def _readable(path):
+    """None when this host may read ``path``, else why not."""
+    if os.access(path, os.R_OK):
+        return None
+    return 'missing' if not os.path.exists(path) else 'permission denied'
+
+
 class EtcdModule(AnsibleModule):
-    """AnsibleModule with the connection options, an etcd client and typed-error reporting."""
+    """AnsibleModule with the connection options, an etcd client and typed-error reporting.
+
+    The connection options are checked here, before the module does anything: a module fails on a
+    bad option before its first call to etcd, whatever it decides first."""
 
     def __init__(self, argument_spec=None, quota=False, **kwargs):
         spec = connection_argument_spec()
@@ -55,7 +86,17 @@ class EtcdModule(AnsibleModule):
             spec.update(quota_argument_spec())
         spec.update(argument_spec or {})
         super(EtcdModule, self).__init__(argument_spec=spec, **kwargs)
-        self._client = None
+        problems = connection_problems(self.params)
+        if problems:
+            self.fail_json(msg='; '.join(problems))
+        user, password = self.credentials()
+        transport = GatewayTransport(
+            cacert=self.params['cacert'], cert=self.params['cert'], key=self.params['key'],
+            user=user, password=password, validate_certs=self.params['validate_certs'],
+            timeout=self.params['timeout'])
+        # Building the client sends nothing: the first call does.
+        self.client = EtcdClient(transport, self.params['endpoints'], quota_bytes=self.params.get('quota_bytes'),
+                                 discover=self.params['discover'])
 
     def credentials(self):
         """(user, password); ``user`` may be ``name:password`` like etcdctl's --user."""
@@ -65,31 +106,6 @@ class EtcdModule(AnsibleModule):
             # The password rode in a non-secret option: keep it out of every output.
             self.no_log_values.add(password)
         return user, password
-
-    @property
-    def client(self):
-        if self._client is None:
-            if self.params['timeout'] <= 0:
-                self.fail_json(msg='timeout must be a positive number of seconds, got %s' % self.params['timeout'])
-            if not self.params['endpoints']:
-                self.fail_json(msg='endpoints is empty: give at least one client URL such as https://10.0.0.1:2379')
-            if bool(self.params['cert']) != bool(self.params['key']):
-                self.fail_json(msg='cert and key go together: set both (ETCDCTL_CERT, ETCDCTL_KEY) or neither')
-            for name in ('cacert', 'cert', 'key'):
-                path = self.params[name]
-                if path and not os.access(path, os.R_OK):
-                    self.fail_json(msg='%s %s cannot be read on this host (%s): check the path, and become a '
-                                       'user that may read it' % (name, path, 'missing' if not os.path.exists(path)
-                                                                  else 'permission denied'))
-            user, password = self.credentials()
-            transport = GatewayTransport(
-                cacert=self.params['cacert'], cert=self.params['cert'], key=self.params['key'],
-                user=user, password=password, validate_certs=self.params['validate_certs'],
-                timeout=self.params['timeout'])
-            self._client = EtcdClient(transport, self.params['endpoints'],
-                                      quota_bytes=self.params.get('quota_bytes'),
-                                      discover=self.params['discover'])
-        return self._client
 
     def fail_etcd(self, exc, **result):
         """One clear failure for a typed etcd error: the message names the endpoint and the fix."""

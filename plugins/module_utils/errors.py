@@ -9,8 +9,9 @@ Private to the etcdops.etcd collection: not a public API, it may change without 
 
 Every foreseeable failure of a call to etcd becomes one of these classes, so that modules
 report one clear sentence (what happened, where, and what to do about it) instead of a
-traceback. The transport (JSON gateway today, gRPC later) decides which class applies; the
-modules only catch ``EtcdError``.
+traceback. The transport (the JSON gateway) decides which class applies to an answer, the client
+and the modules to a state of the cluster (no leader, a leadership hand-over that does not
+happen); the modules only catch ``EtcdError``, and never raise the base class itself.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -105,8 +106,8 @@ class EtcdNotLeaderError(EtcdError):
 
 class EtcdGatewayDisabledError(EtcdError):
     kind = 'gateway_disabled'
-    remedy = ('The JSON gateway answered 404: enable it with --enable-grpc-gateway on the member '
-              'or use the grpc transport')
+    remedy = ('The JSON gateway answered 404: enable it on the member (--enable-grpc-gateway, on by default; '
+              'enable-grpc-gateway: true in its config file); this collection talks to etcd through it only')
 
 
 class EtcdSnapshotError(EtcdError):
@@ -128,7 +129,31 @@ class EtcdGatewayCommonNameError(EtcdError):
     kind = 'gateway_common_name'
     remedy = ('With --client-cert-auth and auth enabled, the JSON gateway refuses client certificates '
               'that carry a CommonName: use a certificate without a CommonName together with user and '
-              'password, or use the grpc transport')
+              'password')
+
+
+class EtcdNoLeaderError(EtcdError):
+    """No member sees a leader: the cluster has lost quorum (or is electing one right now)."""
+
+    kind = 'no_leader'
+    remedy = ('Restore quorum before any maintenance: bring back enough members that a majority answers '
+              '(etcdops.etcd.etcd_status shows which are down), then run this again')
+
+
+class EtcdLeaderTransferError(EtcdError):
+    """Leadership cannot be handed to another member (no candidate, or none can be reached)."""
+
+    kind = 'leader_transfer'
+    remedy = ('Name the successor (a reachable, healthy voting member) with leader_target or target, '
+              'or leave leadership where it is')
+
+
+class EtcdLeaderTransferTimeoutError(EtcdLeaderTransferError):
+    """Leadership was handed over, but the new leader was not in place within the wait."""
+
+    kind = 'leader_transfer_timeout'
+    remedy = ('Check the cluster with etcdops.etcd.etcd_status (a lagging or partitioned successor keeps '
+              'the old leader); raise wait_timeout if elections are just slow here')
 
 
 class EtcdAPIError(EtcdError):

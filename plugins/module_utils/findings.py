@@ -15,8 +15,9 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.etcdops.etcd.plugins.module_utils.api import quota_usage
 from ansible_collections.etcdops.etcd.plugins.module_utils.leadership import best_successor
-from ansible_collections.etcdops.etcd.plugins.module_utils.rules import planned
+from ansible_collections.etcdops.etcd.plugins.module_utils.rules import planned, rule_problem, verdict
 from ansible_collections.etcdops.etcd.plugins.module_utils.versions import version_problems
 
 
@@ -50,7 +51,7 @@ def split_reads(hosts, client_urls, own_reads, whole=None):
         if whole is None:
             read = dict(own_reads.get(host) or {})
         elif 'members' not in whole:
-            # The run failed as a whole (no member answered, or an unusable rule).
+            # The run failed as a whole (no member answered).
             read = dict(whole, endpoint=url)
         else:
             found = [m for m in whole['members'] if m.get('endpoint') == url]
@@ -77,15 +78,22 @@ def _listed_member(member_list, endpoint, address, taken_ids):
 
 
 def preflight_findings(reads, hosts, cluster, client_urls, host_facts, run_from='member',
-                       min_free_disk_ratio=1.1, max_raft_lag=1000):
+                       min_free_disk_ratio=1.1, max_raft_lag=1000, defrag_rule=None):
     """The preflight of one cluster: its members as read, the problems that forbid any change, the
     warnings, the alarms, the leader, the successor for the leader's turn and the snapshot's host.
 
     ``reads`` maps each host to its read (split_reads); ``hosts`` are the cluster's hosts in
     inventory order; ``client_urls`` each host's client URL; ``host_facts`` each host's
-    ``address`` (ansible_host or its name) and ``data_dir`` (etcd_data_dir, or None).
+    ``address`` (ansible_host or its name) and ``data_dir`` (etcd_data_dir, or None). With
+    ``defrag_rule``, each member that answered gets ``defrag_due`` and ``defrag_reason`` as
+    etcd_status's ``defrag_rule`` gives them (the rule evaluated here, on the controller).
     """
     problems, warnings, members, ids, cluster_ids, leaders, alarms = [], [], [], [], [], [], []
+    expression = None
+    if defrag_rule is not None:
+        expression, why = rule_problem(defrag_rule)
+        if why:
+            problems.append('maintenance_defrag_rule cannot be used: %s' % why)
     member_list = next((reads[h]['member_list'] for h in hosts if 'member_list' in reads[h]), None)
     for host in hosts:
         status = reads[host]
@@ -96,9 +104,7 @@ def preflight_findings(reads, hosts, cluster, client_urls, host_facts, run_from=
             error = status.get('msg', 'the host could not be reached')
             if listed is not None:
                 ids.append(listed['id'])
-            if 'rule_error' in status:
-                problems.append('maintenance_defrag_rule cannot be used: %s' % status['rule_error'])
-            elif listed is not None:
+            if listed is not None:
                 problems.append('member %s (host %s, %s) does not answer: %s' % (listed['name'], host, endpoint, error))
             else:
                 problems.append('member host %s (%s) does not answer: %s' % (host, endpoint, error))
@@ -106,6 +112,8 @@ def preflight_findings(reads, hosts, cluster, client_urls, host_facts, run_from=
                                 name=listed['name'] if listed else None, id=listed['id'] if listed else None))
             continue
         member = dict(status['members'][0], host=host)
+        if expression is not None:
+            member['defrag_due'], member['defrag_reason'] = verdict(member, expression, defrag_rule)
         label = '%s (host %s, %s)' % (member['name'], host, member['endpoint'])
         if member['id'] in ids:
             other = next((m['host'] for m in members if m.get('id') == member['id']), None)
@@ -209,9 +217,11 @@ def postflight_findings(reads, hosts, hash_revision, expected_alarms=()):
     """The postflight of one cluster after its maintenance: every member healthy, one leader, no
     alarm left but ``expected_alarms`` (names: NOSPACE in check mode, or when it is not to be
     disarmed), and the same keyspace hash at ``hash_revision`` on every member that can give one
-    (etcd 3.5.16 and later; the others are reported as skipped)."""
+    (etcd 3.5.16 and later; the others are reported as skipped). ``in_use``: each host's
+    db_size_in_use after (null for a member that did not answer), for the report."""
     problems, hashes, unsupported, hash_errors, leaders, alarms = [], [], [], [], [], []
     leader_name = None
+    in_use = dict((host, None) for host in hosts)
     for host in hosts:
         status = reads[host]
         if len(status.get('members') or []) != 1:
@@ -219,6 +229,7 @@ def postflight_findings(reads, hosts, hash_revision, expected_alarms=()):
             problems.append('member host %s does not answer: %s' % (host, error))
             continue
         member = status['members'][0]
+        in_use[host] = member.get('db_size_in_use')
         leaders.append(status.get('leader'))
         if member.get('is_leader'):
             leader_name = member['name']
@@ -252,6 +263,7 @@ def postflight_findings(reads, hosts, hash_revision, expected_alarms=()):
         hashes=dict(hashes),
         hash_skipped='etcd < 3.5.16: %s' % ', '.join(unsupported) if unsupported else None,
         hash_errors=hash_errors,
+        in_use=in_use,
     )
 
 
@@ -268,3 +280,38 @@ def maintenance_plan(preflight):
     return dict(decisions=decisions,
                 plan=[d for d in due if not d['is_leader']] + [d for d in due if d['is_leader']],
                 errors=['member %s: %s' % (d['name'], d['reason']) for d in decisions if d['due'] is None])
+
+
+def turns_done(plan, batch, result, preflight, client_urls, check_mode=False):
+    """What one etcd_defrag run over ``batch`` (consecutive turns of ``plan``) did: ``records``, one
+    per turn it did, in the plan's order, with the preflight's view of the member before; and
+    ``stopped``, when the run failed: the turn it stopped at (``host``, ``name``), the members done
+    before it and those not touched (``done``, ``not_touched``: names, over the whole plan).
+
+    ``result`` is the run's registered result, or the failed result in a rescue. A run that failed
+    without ``stopped_at`` stopped before its first turn (its checks or the compaction).
+    """
+    defragged = list(result.get('members') or [])
+    stopped_url = result.get('stopped_at')
+    urls = [client_urls[turn['host']].rstrip('/') for turn in batch]
+    if result.get('failed'):
+        stop = urls.index(stopped_url.rstrip('/')) if stopped_url and stopped_url.rstrip('/') in urls else 0
+    else:
+        stop = len(batch)
+    before = dict((m['host'], m) for m in preflight['members'])
+    records = []
+    for turn, defrag in zip(batch[:stop], defragged):
+        member = before.get(turn['host']) or {}
+        after = defrag.get('db_size_after')
+        records.append(dict(
+            host=turn['host'], name=turn['name'], id=turn['id'], was_leader=turn['is_leader'], reason=turn['reason'],
+            leader_moved_to=defrag.get('leader_moved_to'), defragmented=not check_mode,
+            db_size_before=member.get('db_size'), db_size_in_use_before=member.get('db_size_in_use'),
+            db_size_after=after, reclaimed_bytes=defrag.get('reclaimed_bytes'), seconds=defrag.get('seconds'),
+            quota_usage_after=quota_usage(after, member.get('quota_bytes')) if after is not None else None))
+    stopped = None
+    if result.get('failed'):
+        names = [turn['name'] for turn in plan]
+        at = plan.index(batch[stop]) if stop < len(batch) else len(plan)
+        stopped = dict(host=batch[stop]['host'], name=batch[stop]['name'], done=names[:at], not_touched=names[at + 1:])
+    return dict(records=records, stopped=stopped)

@@ -14,8 +14,12 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.etcdops.etcd.plugins.module_utils.client import describe_members, find_member
-from ansible_collections.etcdops.etcd.plugins.module_utils.errors import EtcdError
+from ansible_collections.etcdops.etcd.plugins.module_utils.errors import EtcdLeaderTransferTimeoutError
+from ansible_collections.etcdops.etcd.plugins.module_utils.members import (
+    describe_members,
+    find_member,
+    first_reachable_member,
+)
 
 
 class LeaderError(Exception):
@@ -71,14 +75,14 @@ def hand_over(client, cluster, successor, wait_timeout):
     """Hand leadership to ``successor`` (a member of ``cluster``) and wait until it leads."""
     client.move_leader(cluster, successor['id'])
     # Ask a member we can reach who leads now: the new leader itself may be out of reach.
-    probe = client.first_reachable_member(cluster)['endpoint']
+    probe = first_reachable_member(cluster, client.endpoints)['endpoint']
     deadline = time.monotonic() + wait_timeout
     while True:
-        status = client.member_status(probe)
+        status = client.status(probe)
         if status['leader'] == successor['id']:
             return
         if time.monotonic() >= deadline:
-            raise EtcdError(probe, 'leadership was handed to %s, but after %d seconds the leader is %s'
-                            % (successor['name'], wait_timeout, status['leader']),
-                            remedy='Check the cluster with etcdops.etcd.etcd_status; raise wait_timeout')
+            raise EtcdLeaderTransferTimeoutError(
+                probe, 'leadership was handed to %s, but after %d seconds the leader is %s'
+                % (successor['name'], wait_timeout, status['leader'] or 'none'))
         time.sleep(0.1)

@@ -5,8 +5,9 @@
 """The defragmentation rule: a JMESPath expression over one member's etcd_status fields.
 
 JMESPath is data, not code: a rule taken from an AWX survey cannot run anything. Used by
-etcd_defrag (which defragments where it holds) and by etcd_status with ``defrag_rule`` (which
-only says where it holds, for the role's plan).
+etcd_defrag (which defragments where it holds), by etcd_status with ``defrag_rule`` (which only
+says where it holds) and, on the controller, by the role's preflight (filter preflight_findings),
+so that the members' hosts need no jmespath.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -60,6 +61,29 @@ def decide(member, expression, rule, force):
     if rule_holds(expression, rule, member):
         return True, 'rule matched'
     return False, 'rule did not match'
+
+
+def verdict(member, expression, rule):
+    """(defrag_due, defrag_reason) of one member as etcd_status reports it: None and why for a member
+    that did not answer or where the rule gives no true or false."""
+    if not member['reachable']:
+        return None, 'unreachable'
+    try:
+        return decide(member, expression, rule, False)
+    except RuleError as exc:
+        return None, str(exc)
+
+
+def rule_problem(rule):
+    """(compiled rule, None), or (None, why it cannot be used) where it is not valid JMESPath or
+    jmespath is missing here."""
+    if JMESPATH_IMPORT_ERROR:
+        return None, ('the Python package jmespath is missing on the controller, which evaluates the rule '
+                      '(pip install jmespath, as json_query needs it too)')
+    try:
+        return compile_rule(rule), None
+    except RuleError as exc:
+        return None, str(exc)
 
 
 def planned(member, nospace):

@@ -123,8 +123,12 @@ kept:
   sample: [{"member_id": "8e9e05c52164694d", "alarm": "NOSPACE", "reason": "member etcd-1 is at 101 % of its quota"}]
 '''
 
-from ansible_collections.etcdops.etcd.plugins.module_utils.client import describe_members, find_member
 from ansible_collections.etcdops.etcd.plugins.module_utils.common import EtcdModule
+from ansible_collections.etcdops.etcd.plugins.module_utils.members import (
+    describe_members,
+    find_member,
+    first_reachable_member,
+)
 
 
 def nospace_blockers(members, max_quota_usage):
@@ -211,7 +215,7 @@ def manage(module, client):
 
 def default_member(client, cluster):
     """The member at the first given endpoint that answered, else any that answered."""
-    return client.first_reachable_member(cluster) or next(m for m in cluster['members'] if m['reachable'])
+    return first_reachable_member(cluster, client.endpoints) or next(m for m in cluster['members'] if m['reachable'])
 
 
 def main():

@@ -15,9 +15,10 @@ version_added: 0.1.0
 description:
   - Discards the history of every key older than a revision, as C(etcdctl compaction), so that
     a following defragmentation (M(etcdops.etcd.etcd_defrag)) can give the space back.
-  - Compacts to O(revision), or to the current revision minus O(keep) revisions, or, when
+  - Compacts to O(revision), or to the current revision minus O(keep_revisions) revisions, or, when
     neither is given, to the current revision.
-  - Compaction is cluster-wide, so it is sent once, to the first endpoint that answers.
+  - Compaction is cluster-wide, so it is sent once, to the first endpoint that answers (the next
+    one when a member cannot be reached).
   - Already compacted to that revision or beyond reports C(changed=false).
 author:
   - etcdops maintainers (@etcdops)
@@ -31,14 +32,16 @@ options:
     description:
       - Revision to compact to; all history older than it is discarded.
       - A revision that does not exist yet fails, naming the current revision.
-      - Mutually exclusive with O(keep).
+      - Mutually exclusive with O(keep_revisions).
     type: int
-  keep:
+  keep_revisions:
     description:
-      - Keep this many revisions of history, compacting to the current revision minus O(keep).
+      - Keep this many revisions of history, compacting to the current revision minus O(keep_revisions).
       - When the history is shorter than that, nothing is compacted.
       - Mutually exclusive with O(revision).
+      - The same option as O(etcdops.etcd.etcd_defrag#module:keep_revisions). V(keep) is its old name.
     type: int
+    aliases: [keep]
   physical:
     description:
       - Wait until the compaction is physically applied to the backend of the member that took
@@ -69,7 +72,7 @@ EXAMPLES = r'''
 
 - name: Keep the last 10000 revisions of history, like --auto-compaction-mode=revision
   etcdops.etcd.etcd_compact:
-    keep: 10000
+    keep_revisions: 10000
 
 - name: Compact to a revision read earlier
   etcdops.etcd.etcd_compact:
@@ -107,21 +110,21 @@ def main():
     module = EtcdModule(
         argument_spec=dict(
             revision=dict(type='int'),
-            keep=dict(type='int', no_log=False),
+            keep_revisions=dict(type='int', aliases=['keep'], no_log=False),
             physical=dict(type='bool', default=True),
             compact_timeout=dict(type='int', default=300),
         ),
-        mutually_exclusive=[('revision', 'keep')],
+        mutually_exclusive=[('revision', 'keep_revisions')],
         supports_check_mode=True,
     )
-    for name in ('revision', 'keep', 'compact_timeout'):
+    for name in ('revision', 'keep_revisions', 'compact_timeout'):
         value = module.params[name]
         if value is not None and value < (1 if name == 'compact_timeout' else 0):
             module.fail_json(msg='%s must not be negative%s, got %d'
                              % (name, ' or zero' if name == 'compact_timeout' else '', value))
     params = module.params
     module.run(lambda client: compact_history(client, module.check_mode, revision=params['revision'],
-                                              keep=params['keep'], physical=params['physical'],
+                                              keep=params['keep_revisions'], physical=params['physical'],
                                               timeout=params['compact_timeout']))
 
 

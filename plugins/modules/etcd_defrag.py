@@ -90,16 +90,25 @@ options:
       - Compact the history once before the first member's turn (see the description). When it
         is already compacted that far, nothing is done. A failed compaction stops the run before
         any defragmentation.
-      - The compaction call is bounded by O(defrag_timeout).
+      - The compaction call is bounded by O(compact_timeout).
       - In check mode the rule is evaluated on the members as they are, before the compaction
         that would free pages.
     type: bool
     default: false
-  compact_keep:
+  keep_revisions:
     description:
       - With O(compact=true), the number of most recent revisions to keep (the compaction goes to
         the current revision minus this); the default compacts to the current revision.
+      - The same option as O(etcdops.etcd.etcd_compact#module:keep_revisions). V(compact_keep) is its old name.
     type: int
+    aliases: [compact_keep]
+  compact_timeout:
+    description:
+      - With O(compact=true), seconds to wait for the compaction call, as
+        O(etcdops.etcd.etcd_compact#module:compact_timeout). A physical compaction of a large history can
+        take much longer than an ordinary request.
+    type: int
+    default: 300
 notes:
   - Defragmenting the leader stalls lease renewals of the whole cluster for the duration; put the
     leader last in O(endpoints), and move leadership away first (O(move_leader=true)). The role
@@ -132,7 +141,7 @@ EXAMPLES = r'''
   etcdops.etcd.etcd_defrag:
     endpoints: "{{ etcd_endpoints }}"
     compact: true
-    compact_keep: 1000
+    keep_revisions: 1000
     force: true
     move_leader: true
 '''
@@ -243,11 +252,17 @@ import time
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.etcdops.etcd.plugins.module_utils.client import member_entry
 from ansible_collections.etcdops.etcd.plugins.module_utils.common import EtcdModule
 from ansible_collections.etcdops.etcd.plugins.module_utils.compaction import compact_history
-from ansible_collections.etcdops.etcd.plugins.module_utils.errors import EtcdError, EtcdTimeoutError
+from ansible_collections.etcdops.etcd.plugins.module_utils.errors import (
+    EtcdConnectionError,
+    EtcdError,
+    EtcdLeaderTransferError,
+    EtcdNoLeaderError,
+    EtcdTimeoutError,
+)
 from ansible_collections.etcdops.etcd.plugins.module_utils.leadership import LeaderError, choose, hand_over
+from ansible_collections.etcdops.etcd.plugins.module_utils.members import member_by, member_entry
 from ansible_collections.etcdops.etcd.plugins.module_utils.rules import (
     DEFAULT_RULE,
     JMESPATH_IMPORT_ERROR,
@@ -279,15 +294,14 @@ class Defragmenter:
         """Every named member answers, there is a leader, and the rule evaluates everywhere."""
         cluster = self.client.cluster_status()
         if not cluster['leader']:
-            raise EtcdError(self.client.endpoints[0], 'the cluster has no leader',
-                            remedy='Restore quorum before any maintenance (etcdops.etcd.etcd_status shows the members)')
+            raise EtcdNoLeaderError(self.client.endpoints[0], 'the cluster has no leader; nothing was defragmented')
         targets = []
         for endpoint in self.client.endpoints:
-            member = self.client.member_by(cluster, endpoint)
+            member = member_by(cluster, endpoint)
             if member is None or not member['reachable']:
-                raise EtcdError(endpoint, 'the member does not answer (%s); nothing was defragmented'
-                                % (member and '; '.join(member['errors']) or 'not a member of this cluster'),
-                                remedy='Bring it back, or leave it out of endpoints')
+                raise EtcdConnectionError(endpoint, 'the member does not answer (%s); nothing was defragmented'
+                                          % (member and '; '.join(member['errors']) or 'not a member of this cluster'),
+                                          remedy='Bring it back, or leave it out of endpoints')
             member = dict(member, endpoint=endpoint)
             if not member['is_learner'] and not self.params['force']:
                 rule_holds(expression, self.params['rule'], member)
@@ -342,9 +356,10 @@ class Defragmenter:
                 done = [r['id'] for r in self.results if r['defragmented']]
                 successor = choose(cluster, avoid=entry['id'], prefer=done)
         except LeaderError as exc:
-            raise EtcdError(entry['endpoint'], 'cannot hand leadership away before defragmenting the leader %s: %s'
-                            % (entry['name'], exc),
-                            remedy='Name the successor with leader_target, or set move_leader=false') from exc
+            raise EtcdLeaderTransferError(
+                entry['endpoint'], 'cannot hand leadership away before defragmenting the leader %s: %s'
+                % (entry['name'], exc),
+                remedy='Name the successor with leader_target, or set move_leader=false') from exc
         if successor is None or successor['id'] == entry['id']:
             return cluster
         result['leader_moved_to'] = successor['name']
@@ -375,8 +390,8 @@ class Defragmenter:
 
     def compact(self):
         try:
-            self.compaction = compact_history(self.client, self.module.check_mode, keep=self.params['compact_keep'],
-                                              timeout=self.params['defrag_timeout'])
+            self.compaction = compact_history(self.client, self.module.check_mode, keep=self.params['keep_revisions'],
+                                              timeout=self.params['compact_timeout'])
         except EtcdError as exc:
             exc.detail = 'the compaction failed, nothing was defragmented: %s' % exc.detail
             raise
@@ -402,18 +417,19 @@ def main():
             move_leader=dict(type='bool', default=False),
             leader_target=dict(type='str'),
             compact=dict(type='bool', default=False),
-            compact_keep=dict(type='int', no_log=False),
+            keep_revisions=dict(type='int', aliases=['compact_keep'], no_log=False),
+            compact_timeout=dict(type='int', default=300),
         ),
         quota=True,
         supports_check_mode=True,
     )
     if JMESPATH_IMPORT_ERROR and not module.params['force']:
         module.fail_json(msg=missing_required_lib('jmespath'), exception=JMESPATH_IMPORT_ERROR)
-    for name in ('defrag_timeout', 'wait_timeout'):
+    for name in ('defrag_timeout', 'wait_timeout', 'compact_timeout'):
         if module.params[name] <= 0:
             module.fail_json(msg='%s must be a positive number of seconds, got %d' % (name, module.params[name]))
-    if module.params['compact_keep'] is not None and module.params['compact_keep'] < 0:
-        module.fail_json(msg='compact_keep must not be negative, got %d' % module.params['compact_keep'])
+    if module.params['keep_revisions'] is not None and module.params['keep_revisions'] < 0:
+        module.fail_json(msg='keep_revisions must not be negative, got %d' % module.params['keep_revisions'])
 
     defragmenter = Defragmenter(module, module.client)
     try:

@@ -75,7 +75,7 @@ previous_leader:
 '''
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.common import EtcdModule
-from ansible_collections.etcdops.etcd.plugins.module_utils.errors import EtcdError
+from ansible_collections.etcdops.etcd.plugins.module_utils.errors import EtcdNoLeaderError
 from ansible_collections.etcdops.etcd.plugins.module_utils.leadership import LeaderError, choose, hand_over
 
 
@@ -83,8 +83,7 @@ def move(module, client):
     params = module.params
     cluster = client.cluster_status()
     if not cluster['leader']:
-        raise EtcdError(client.endpoints[0], 'the cluster has no leader',
-                        remedy='Restore quorum first (etcdops.etcd.etcd_status shows the members)')
+        raise EtcdNoLeaderError(client.endpoints[0], 'the cluster has no leader; leadership was not moved')
     names = dict((m['id'], m['name']) for m in cluster['member_list'])
     successor = choose(cluster, params['target'], params['avoid'])
     result = dict(changed=False, previous_leader=cluster['leader'], leader=cluster['leader'],

@@ -27,7 +27,7 @@ description:
     and with the same O(prefix) count, so several clusters can share one O(dest) and one O(prefix).
     When the newest of them already holds the cluster's current revision, nothing new is taken
     (C(changed=false)) unless O(force=true).
-  - O(keep) retains only the newest N of those snapshots; snapshots of other clusters and
+  - O(keep_snapshots) retains only the newest N of those snapshots; snapshots of other clusters and
     other files in O(dest) are never touched.
 author:
   - etcdops maintainers (@etcdops)
@@ -45,15 +45,18 @@ options:
   prefix:
     description:
       - Start of the snapshot file names; the cluster id follows it. Only this cluster's snapshots
-        with this prefix count for the unchanged revision and for O(keep).
+        with this prefix count for the unchanged revision and for O(keep_snapshots).
     type: str
     default: etcd-snapshot-
-  keep:
+  keep_snapshots:
     description:
       - Keep only the newest N snapshots of this cluster with O(prefix) in O(dest), deleting older
         ones after a successful snapshot. V(0) keeps all.
+      - Snapshot files, not revisions (those are O(etcdops.etcd.etcd_compact#module:keep_revisions)).
+        V(keep) is its old name.
     type: int
     default: 0
+    aliases: [keep]
   force:
     description:
       - Take a snapshot even when the newest one of this cluster already holds the current revision.
@@ -80,7 +83,7 @@ EXAMPLES = r'''
     cert: /etc/etcd/client.crt
     key: /etc/etcd/client.key
     dest: /var/backups/etcd
-    keep: 7
+    keep_snapshots: 7
   register: snapshot
 
 - name: Show where it went
@@ -120,7 +123,7 @@ member:
   type: dict
   sample: {"id": "8e9e05c52164694d", "name": "etcd-2", "endpoint": "https://10.0.0.12:2379"}
 removed:
-  description: Older snapshots deleted because of O(keep) (would be, in check mode).
+  description: Older snapshots deleted because of O(keep_snapshots) (would be, in check mode).
   returned: success
   type: list
   elements: str
@@ -137,7 +140,8 @@ import time
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.common import EtcdModule
-from ansible_collections.etcdops.etcd.plugins.module_utils.errors import EtcdError
+from ansible_collections.etcdops.etcd.plugins.module_utils.errors import EtcdConnectionError, EtcdNotEtcdError
+from ansible_collections.etcdops.etcd.plugins.module_utils.members import first_reachable_member
 
 
 def snapshot_name(prefix, cluster_id, revision, now=None, counter=0):
@@ -200,15 +204,16 @@ def save(module, client):
     params = module.params
     dest = params['dest']
     cluster = client.cluster_status()
-    member = client.first_reachable_member(cluster)
+    member = first_reachable_member(cluster, client.endpoints)
     if member is None:
-        raise EtcdError(client.endpoints[0], 'no given endpoint answers',
-                        remedy='Name a member that is up in endpoints')
+        raise EtcdConnectionError(client.endpoints[0], 'no given endpoint answers',
+                                  remedy='Name a member that is up in endpoints')
     # The status cluster_status() just read: the snapshot holds at least that revision.
     revision, cluster_id = member['revision'], cluster['cluster_id']
     if not cluster_id:
-        raise EtcdError(member['endpoint'], 'the member did not report its cluster id, which names the snapshot',
-                        remedy='Point endpoints at an etcd v3 member (3.4 or later)')
+        raise EtcdNotEtcdError(member['endpoint'],
+                               'the member did not report its cluster id, which names the snapshot',
+                               remedy='Point endpoints at an etcd v3 member (3.4 or later)')
     snapshots = existing_snapshots(dest, params['prefix'], cluster_id)
     result = dict(changed=False, member=dict(id=member['id'], name=member['name'], endpoint=member['endpoint']),
                   cluster_id=cluster_id, revision=revision, size=None, sha256=None, removed=[])
@@ -226,7 +231,7 @@ def save(module, client):
 
     if module.check_mode:
         name = free_name(dest, name_for)
-        removed = to_remove(snapshots + [(name, revision)], params['keep'])
+        removed = to_remove(snapshots + [(name, revision)], params['keep_snapshots'])
         result.update(changed=True, path=os.path.join(dest, name), removed=[os.path.join(dest, n) for n in removed])
         return result
 
@@ -245,7 +250,7 @@ def save(module, client):
         raise
     result.update(changed=True, path=path, size=saved['size'], sha256=saved['sha256'])
 
-    for name in to_remove(existing_snapshots(dest, params['prefix'], cluster_id), params['keep']):
+    for name in to_remove(existing_snapshots(dest, params['prefix'], cluster_id), params['keep_snapshots']):
         os.unlink(os.path.join(dest, name))
         result['removed'].append(os.path.join(dest, name))
     return result
@@ -256,13 +261,14 @@ def main():
         argument_spec=dict(
             dest=dict(type='path', required=True),
             prefix=dict(type='str', default='etcd-snapshot-'),
-            keep=dict(type='int', default=0, no_log=False),
+            keep_snapshots=dict(type='int', default=0, aliases=['keep'], no_log=False),
             force=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
-    if module.params['keep'] < 0:
-        module.fail_json(msg='keep must be 0 (keep all) or a positive number, got %d' % module.params['keep'])
+    if module.params['keep_snapshots'] < 0:
+        module.fail_json(msg='keep_snapshots must be 0 (keep all) or a positive number, got %d'
+                         % module.params['keep_snapshots'])
     if os.path.sep in module.params['prefix'] or not module.params['prefix']:
         module.fail_json(msg='prefix must be a non-empty file name prefix without %r' % os.path.sep)
     try:

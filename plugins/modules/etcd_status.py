@@ -14,9 +14,12 @@ short_description: Read the health, size, quota and alarms of every member of an
 version_added: 0.1.0
 description:
   - Discovers every member of the cluster from its member list and reads each member's status
-    at its own URL, all members at once, so a cluster costs about one round trip.
+    at its own URL, all members at once, so a cluster costs about two round trips (status, then metrics).
   - Reports per member what C(etcdctl endpoint status) shows (size, raft indexes, leader) and
-    what an operator decides maintenance with (free pages, fragmentation, quota usage, alarms).
+    what an operator decides maintenance with (free pages, fragmentation, quota usage, history kept
+    since the last compaction, alarms).
+  - Besides its status, each member's C(/metrics) page is read, for its quota (before etcd 3.6) and
+    its compacted revision.
   - Read-only. An unreachable member is reported as data (RV(members[].reachable=false)); the
     module fails only when no endpoint answers at all.
 author:
@@ -256,6 +259,20 @@ members:
       description: Key-value store revision the member reports.
       type: int
       sample: 10734
+    compact_revision:
+      description: >-
+        The revision the member's history was last compacted to (C(etcd_debugging_mvcc_compact_revision)
+        on its C(/metrics), which etcd 3.4 to 3.7 have); V(-1) when it was never compacted; null when
+        unreachable or when C(/metrics) cannot be read or lacks it.
+      type: int
+      sample: 10001
+    history:
+      description: >-
+        Revisions of history the member keeps, which a compaction to the current revision would drop:
+        RV(members[].revision) minus RV(members[].compact_revision), counted from revision 1 when never
+        compacted; null when RV(members[].compact_revision) is.
+      type: int
+      sample: 733
     storage_version:
       description: >-
         The schema version of the member's data file (etcd 3.6 and later, for example V(3.6.0));
@@ -353,23 +370,14 @@ rule_error:
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.common import EtcdModule
+from ansible_collections.etcdops.etcd.plugins.module_utils.members import member_by
 from ansible_collections.etcdops.etcd.plugins.module_utils.process import ProcessError, local_member_info
 from ansible_collections.etcdops.etcd.plugins.module_utils.rules import (
     JMESPATH_IMPORT_ERROR,
     RuleError,
     compile_rule,
-    decide,
+    verdict,
 )
-
-
-def judge(member, expression, rule):
-    """(defrag_due, defrag_reason) of one member of cluster_status()."""
-    if not member['reachable']:
-        return None, 'unreachable'
-    try:
-        return decide(member, expression, rule, False)
-    except RuleError as exc:
-        return None, str(exc)
 
 
 def status(module, client, expression):
@@ -380,10 +388,10 @@ def status(module, client, expression):
             cluster, params['hashkv_revision'])
     if expression is not None:
         for member in cluster['members']:
-            member['defrag_due'], member['defrag_reason'] = judge(member, expression, params['defrag_rule'])
+            member['defrag_due'], member['defrag_reason'] = verdict(member, expression, params['defrag_rule'])
     if params['local_info']:
         endpoint = client.endpoints[0]
-        member = client.member_by(cluster, endpoint)
+        member = member_by(cluster, endpoint)
         try:
             cluster['local_info'] = local_member_info(
                 endpoint, lambda: member if member and member['reachable'] else None, module.run_bounded)

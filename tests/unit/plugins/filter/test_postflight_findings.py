@@ -42,7 +42,9 @@ def test_a_whole_cluster_with_equal_recorded_hashes(version):
     found = postflight_findings(hashed_reads(cluster, [recorded] * 3), HOSTS, '7')
     assert found == dict(problems=[], leader=cluster.member_list[0]['name'], alarms=[], hash_revision=7,
                          hashes_equal=True, hashes=dict((m['name'], recorded) for m in cluster.member_list),
-                         hash_skipped=None, hash_errors=[])
+                         hash_skipped=None, hash_errors=[],
+                         in_use=dict((h, cluster.statuses[m['id']]['db_size_in_use'])
+                                     for h, m in zip(HOSTS, cluster.member_list)))
 
 
 def test_different_hashes_are_a_problem():
@@ -73,7 +75,10 @@ def test_a_member_down_unhealthy_or_without_leader():
     cluster.statuses[member_id]['errors'] = ['raft: no leader']
     reads = hashed_reads(cluster, [1, 1, 1])
     reads['etcd-b'] = dict(endpoint=cluster.urls['etcd-b'], msg='connection refused')
-    problems = postflight_findings(reads, HOSTS, 7)['problems']
+    found = postflight_findings(reads, HOSTS, 7)
+    problems = found['problems']
+    # The report shows no size after for the member that did not answer.
+    assert found['in_use']['etcd-b'] is None and found['in_use']['etcd-a'] is not None
     assert problems == ['member host etcd-b does not answer: connection refused',
                         'member %s (host etcd-c) is not healthy: raft: no leader' % cluster.member('etcd-c')['name'],
                         'the members do not agree on one leader: %s, None' % cluster.leader_id]

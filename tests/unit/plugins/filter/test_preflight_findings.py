@@ -14,7 +14,8 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.etcdops.etcd.plugins.filter.cluster_reads import FilterModule as ReadsFilters
 from ansible_collections.etcdops.etcd.plugins.filter.preflight_findings import FilterModule as FindingsFilters
-from ansible_collections.etcdops.etcd.plugins.module_utils import api, client
+from ansible_collections.etcdops.etcd.plugins.module_utils import api
+from ansible_collections.etcdops.etcd.plugins.module_utils.members import member_entry
 from ansible_collections.etcdops.etcd.tests.unit.plugins.module_utils.recorded import (
     RECORDED_VERSIONS,
     VERSIONS_36,
@@ -43,7 +44,9 @@ class Cluster:
         self.statuses = {}
         for index, member in enumerate(self.member_list):
             status = dict(leader if index == 0 else follower, id=member['id'], leader=self.leader_id,
-                          endpoint=self.urls[HOSTS[index]], quota_bytes=2 * GIB, quota_source='metrics')
+                          endpoint=self.urls[HOSTS[index]], quota_bytes=2 * GIB, quota_source='metrics',
+                          compact_revision=-1)
+            status['history'] = api.history(status['revision'], status['compact_revision'])
             status['quota_usage'] = api.quota_usage(status['db_size'], status['quota_bytes'])
             self.statuses[member['id']] = status
         self.alarms = []
@@ -59,7 +62,7 @@ class Cluster:
         alarms = [a['alarm'] for a in self.alarms if a['member_id'] == member['id']]
         return dict(cluster_id=status['cluster_id'], leader=status['leader'] or None, healthy=True,
                     alarms=list(self.alarms), revision=status['revision'],
-                    members=[client.member_entry(member, status, alarms, status['leader'] or None)],
+                    members=[member_entry(member, status, alarms, status['leader'] or None)],
                     member_list=self.member_list)
 
     def reads(self, down=()):
@@ -147,9 +150,43 @@ def test_two_hosts_on_one_member():
 
 def test_a_rule_that_does_not_parse_is_the_problem_not_the_member():
     cluster = Cluster(RECORDED_VERSIONS[-1])
-    reads = cluster.reads()
-    reads['etcd-a'] = dict(failed=True, msg='bad rule', rule_error='Unknown token: ~')
-    assert cluster.findings(reads)['problems'] == ['maintenance_defrag_rule cannot be used: Unknown token: ~']
+    found = cluster.findings(defrag_rule='db_size > ~')
+    assert len(found['problems']) == 1
+    assert found['problems'][0].startswith("maintenance_defrag_rule cannot be used: rule 'db_size > ~' is not a valid")
+    assert all(m['reachable'] for m in found['members'])
+
+
+@pytest.mark.parametrize('version', RECORDED_VERSIONS)
+def test_the_rule_is_evaluated_on_the_controller_on_each_member(version):
+    cluster = Cluster(version)
+    leader = cluster.member('etcd-a')['name']
+    found = cluster.findings(defrag_rule="is_leader || name == '%s'" % cluster.member('etcd-c')['name'])
+    assert found['problems'] == []
+    assert [(m['host'], m['defrag_due'], m['defrag_reason']) for m in found['members']] == [
+        ('etcd-a', True, 'rule matched'), ('etcd-b', False, 'rule did not match'), ('etcd-c', True, 'rule matched')]
+    assert found['leader_name'] == leader
+
+
+def test_a_rule_that_gives_no_boolean_leaves_the_member_undecided():
+    cluster = Cluster(RECORDED_VERSIONS[-1])
+    found = cluster.findings(defrag_rule='db_size')
+    assert found['problems'] == []
+    assert {m['defrag_due'] for m in found['members']} == {None}
+    assert all('must give true or false' in m['defrag_reason'] for m in found['members'])
+
+
+def test_without_a_rule_nothing_is_decided_in_the_preflight():
+    found = Cluster(RECORDED_VERSIONS[-1]).findings()
+    assert all('defrag_due' not in m for m in found['members'])
+
+
+def test_no_jmespath_on_the_controller_is_the_problem(monkeypatch):
+    from ansible_collections.etcdops.etcd.plugins.module_utils import rules
+    monkeypatch.setattr(rules, 'JMESPATH_IMPORT_ERROR', 'ImportError: No module named jmespath')
+    found = Cluster(RECORDED_VERSIONS[-1]).findings(defrag_rule='db_size > `0`')
+    assert found['problems'] == ['maintenance_defrag_rule cannot be used: the Python package jmespath is missing on '
+                                 'the controller, which evaluates the rule (pip install jmespath, as json_query '
+                                 'needs it too)']
 
 
 def test_an_unhealthy_member():
@@ -278,7 +315,7 @@ def test_cluster_reads_of_each_host_own_run(cluster):
 def test_cluster_reads_split_one_run_over_every_member(cluster):
     whole = cluster.read('etcd-a')
     whole['members'] = [cluster.read(host)['members'][0] for host in HOSTS]
-    whole['members'][2] = dict(client.member_entry(cluster.member('etcd-c'), None, [], cluster.leader_id),
+    whole['members'][2] = dict(member_entry(cluster.member('etcd-c'), None, [], cluster.leader_id),
                                endpoint=cluster.urls['etcd-c'], errors=['connection refused'])
     hostvars = dict((host, {}) for host in HOSTS)
     hostvars['etcd-a']['status_run'] = whole

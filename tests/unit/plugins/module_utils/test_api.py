@@ -81,7 +81,7 @@ def test_fragmentation_of_an_empty_file_is_zero():
 
 def test_alarm_reports_in_status_errors_are_told_apart_from_real_errors():
     errors = ["memberID:10276657743932975437 alarm:NOSPACE ", "some raft trouble"]
-    assert api.alarms_in_errors(errors) == ["NOSPACE"]
+    assert api.alarms_from_errors(errors) == [{"member_id": "8e9e05c52164694d", "alarm": "NOSPACE"}]
     assert api.non_alarm_errors(errors) == ["some raft trouble"]
 
 
@@ -182,7 +182,7 @@ def test_recorded_nospace_status_reports_the_alarm_in_errors(version):
     # Each lists the alarms active when it was recorded (one member's or several, as it happened);
     # 3.7.3 spells them "memberID:<id>  alarm:NOSPACE" (two spaces, none at the end), older ones
     # "memberID:<id> alarm:NOSPACE ".
-    assert set(api.alarms_in_errors(status["errors"])) == {"NOSPACE"}
+    assert {alarm["alarm"] for alarm in api.alarms_from_errors(status["errors"])} == {"NOSPACE"}
     assert api.non_alarm_errors(status["errors"]) == []
     assert api.quota_from_metrics(load(version, "metrics_quota_nospace")["body"]) == 16777216
 
@@ -450,3 +450,56 @@ def test_recorded_revision_metrics(version):
 def test_recorded_quota_metrics(version):
     assert api.quota_from_metrics(load(version, "metrics_quota")["body"]) == api.DEFAULT_QUOTA_BYTES
     assert api.quota_from_metrics(load(version, "metrics_quota_nospace")["body"]) == 16 * 1024 * 1024
+
+
+# -- the history a member keeps, from /metrics ---------------------------------------------------------
+
+@pytest.mark.parametrize("version", versions_with("metrics_revisions"))
+def test_recorded_metrics_give_the_compacted_revision(version):
+    # Recorded before and after a compaction to the revision before the current one.
+    before = load(version, "metrics_revisions")["body"]
+    after = load(version, "metrics_revisions_compacted")["body"]
+    current = api.metric_value(before, "etcd_debugging_mvcc_current_revision")
+    assert api.compact_revision_from_metrics(before) == -1
+    assert api.compact_revision_from_metrics(after) == current - 1
+    assert api.metric_value(after, "etcd_debugging_mvcc_current_revision") == current
+
+
+def test_every_version_has_the_revision_metrics_recorded_but_3_5_1():
+    # 3.5.1 was recorded before the case existed; the versions the tests run against all have it.
+    assert set(RECORDED_VERSIONS) - set(versions_with("metrics_revisions")) <= {"3.5.1"}
+
+
+@pytest.mark.parametrize("version", RECORDED_VERSIONS)
+def test_metrics_without_the_revision_lines_give_none(version):
+    assert api.compact_revision_from_metrics(load(version, "metrics_quota")["body"]) is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("etcd_debugging_mvcc_compact_revision 6\n", 6),
+    ("etcd_debugging_mvcc_compact_revision -1\n", -1),
+    ("etcd_debugging_mvcc_compact_revision 1.2345e+06\n", 1234500),
+    ('etcd_debugging_mvcc_compact_revision{cluster="a"} 9\n', 9),
+    # Another metric whose name starts the same is not it.
+    ("etcd_debugging_mvcc_compact_revision_total 9\n", None),
+    ("# HELP etcd_debugging_mvcc_compact_revision The revision of the last compaction in store.\n", None),
+    ("etcd_debugging_mvcc_compact_revision NaN\n", None),
+    ("etcd_debugging_mvcc_compact_revision +Inf\n", None),
+    ("", None),
+    (b"etcd_debugging_mvcc_compact_revision 3\n", 3),
+])
+def test_compact_revision_from_metrics_text(text, expected):
+    assert api.compact_revision_from_metrics(text) == expected
+
+
+@pytest.mark.parametrize("revision, compact_revision, expected", [
+    (7, 6, 1),
+    (7, 7, 0),
+    (7, -1, 6),  # never compacted: the history starts at revision 1, the empty store
+    (1, -1, 0),
+    (5, 6, 0),  # compacted after the status was read: no negative history
+    (7, None, None),
+    (None, 6, None),
+])
+def test_history(revision, compact_revision, expected):
+    assert api.history(revision, compact_revision) == expected

@@ -21,6 +21,7 @@ from ansible_collections.etcdops.etcd.tests.unit.plugins.module_utils.recorded i
     VERSIONS_36,
     VERSIONS_BEFORE_36,
     load,
+    versions_with,
 )
 
 
@@ -31,33 +32,6 @@ from ansible_collections.etcdops.etcd.tests.unit.plugins.module_utils.recorded i
 ])
 def test_normalize_endpoint(given, tls, expected):
     assert client.normalize_endpoint(given, tls=tls) == expected
-
-
-def test_member_entry_of_an_unreachable_member_has_every_key_of_a_reachable_one():
-    member = dict(id='0000000000000001', name='etcd-1', client_urls=['http://a:2379'],
-                  peer_urls=['http://a:2380'], is_learner=False)
-    status = dict(endpoint='http://a:2379', version='3.5.16', db_size=100, db_size_in_use=60, db_size_free=40,
-                  fragmentation_ratio=0.4, quota_bytes=1000, quota_source='metrics', quota_usage=0.1,
-                  raft_term=2, raft_index=10, raft_applied_index=10, revision=5, errors=[], leader='0000000000000001',
-                  is_learner=False, storage_version=None, downgrade_info=dict(enabled=False, target_version=None))
-    reachable = client.member_entry(member, status, ['NOSPACE'], '0000000000000001')
-    unreachable = client.member_entry(member, None, [], '0000000000000002')
-    assert reachable['reachable'] is True and reachable['healthy'] is True and reachable['is_leader'] is True
-    assert reachable['alarms'] == ['NOSPACE']
-    assert unreachable['reachable'] is False and unreachable['healthy'] is False
-    assert set(reachable) - {'endpoint', 'errors'} <= set(unreachable)
-
-
-def test_member_with_a_non_alarm_error_is_unhealthy():
-    member = dict(id='1', name='m', client_urls=[], peer_urls=[], is_learner=False)
-    status = dict(endpoint='x', version='3.5.16', db_size=1, db_size_in_use=1, db_size_free=0,
-                  fragmentation_ratio=0.0, quota_bytes=1, quota_source='default', quota_usage=1.0, raft_term=1,
-                  raft_index=1, raft_applied_index=1, revision=1, leader='1', is_learner=False,
-                  storage_version=None, downgrade_info=dict(enabled=False, target_version=None),
-                  errors=['memberID:1 alarm:NOSPACE', 'raft: something broke'])
-    assert client.member_entry(member, status, [], '1')['healthy'] is False
-    status['errors'] = ['memberID:1 alarm:NOSPACE']
-    assert client.member_entry(member, status, [], '1')['healthy'] is True
 
 
 def test_run_concurrently_runs_in_parallel_and_keeps_etcd_errors_as_data():
@@ -166,10 +140,11 @@ def _member_status(status_json, metrics=None, quota_bytes=None):
 @pytest.mark.parametrize('version', VERSIONS_36)
 @pytest.mark.parametrize('name, quota', [('status_leader', 2 * 1024 ** 3), ('status_quota', MIB16),
                                          ('status_nospace', MIB16)])
-def test_quota_comes_from_the_status_on_36_without_asking_metrics(version, name, quota):
-    status, asked = _member_status(load(version, name)['json'], metrics='must not be read')
+def test_quota_comes_from_the_status_on_36_not_from_the_metrics(version, name, quota):
+    # /metrics is still read, for the compacted revision; its quota line is not taken.
+    status, asked = _member_status(load(version, name)['json'], metrics='etcd_server_quota_backend_bytes 1\n')
     assert (status['quota_bytes'], status['quota_source']) == (quota, 'status')
-    assert asked == ['maintenance/status']
+    assert asked == ['maintenance/status', '/metrics']
     assert status['quota_usage'] == round(status['db_size'] / float(quota), 6)
 
 
@@ -223,3 +198,106 @@ def test_hashkv_reads_the_recorded_answers(version):
     del trimmed['compact_revision'], trimmed['hash']
     result = client.EtcdClient(_Recorded({'maintenance/hashkv': trimmed}), [E]).hashkv(E)
     assert (result['hash'], result['compact_revision']) == (0, 0)
+
+
+# -- the history a member keeps, from its status and its /metrics ---------------------------------
+
+@pytest.mark.parametrize('version', versions_with('metrics_revisions_compacted'))
+def test_history_is_the_revision_minus_the_compacted_revision(version):
+    metrics = load(version, 'metrics_revisions_compacted')['body']
+    # The recorded status, at the revision the recorded /metrics page was read at.
+    answer = load(version, 'status_leader')['json']
+    current = api.metric_value(metrics, 'etcd_debugging_mvcc_current_revision')
+    answer['header']['revision'] = str(current)
+    status, asked = _member_status(answer, metrics=metrics)
+    compacted = api.compact_revision_from_metrics(metrics)
+    assert 0 < compacted < current
+    assert (status['revision'], status['compact_revision']) == (current, compacted)
+    assert status['history'] == current - compacted
+    assert asked == ['maintenance/status', '/metrics']
+
+
+@pytest.mark.parametrize('version', versions_with('metrics_revisions'))
+def test_history_of_a_member_never_compacted_starts_at_revision_1(version):
+    answer = load(version, 'status_leader')['json']
+    status, _asked = _member_status(answer, metrics=load(version, 'metrics_revisions')['body'])
+    assert status['compact_revision'] == -1
+    assert status['history'] == status['revision'] - 1
+
+
+@pytest.mark.parametrize('version', RECORDED_VERSIONS)
+def test_history_is_null_when_the_metrics_lack_it_or_cannot_be_read(version):
+    answer = load(version, 'status_leader')['json']
+    # metrics_quota holds only the quota lines; None makes /metrics fail like an unreachable page.
+    for metrics in (load(version, 'metrics_quota')['body'], None):
+        status, _asked = _member_status(answer, metrics=metrics)
+        assert status['compact_revision'] is None and status['history'] is None
+        assert status['revision'] > 0
+
+
+# -- cluster-wide calls go to the first endpoint that answers --------------------------------------
+
+class _Failover:
+    """Endpoints in ``down`` refuse the connection; every other one answers ``answer`` to anything."""
+
+    def __init__(self, down, answer):
+        self.down, self.answer, self.asked = set(down), answer, []
+
+    def call(self, endpoint, rpc, body=None, timeout=None):
+        self.asked.append((endpoint, rpc, timeout))
+        if endpoint in self.down:
+            raise errors.EtcdConnectionError(endpoint, 'connection refused')
+        return self.answer
+
+
+URLS = ['http://a:2379', 'http://b:2379', 'http://c:2379']
+
+
+def test_compact_fails_over_to_the_next_endpoint_with_its_timeout():
+    transport = _Failover(URLS[:2], load(RECORDED_VERSIONS[-1], 'compaction')['json'])
+    client.EtcdClient(transport, URLS).compact(5, timeout=300)
+    assert transport.asked == [(url, 'kv/compaction', 300) for url in URLS]
+
+
+def test_compact_stops_at_an_answer_no_other_member_would_change():
+    class Compacted(_Failover):
+        def call(self, endpoint, rpc, body=None, timeout=None):
+            self.asked.append((endpoint, rpc, timeout))
+            raise errors.EtcdCompactedError(endpoint, 'required revision has been compacted')
+
+    transport = Compacted((), None)
+    with pytest.raises(errors.EtcdCompactedError):
+        client.EtcdClient(transport, URLS).compact(5)
+    assert [endpoint for endpoint, _rpc, _timeout in transport.asked] == URLS[:1]
+
+
+def test_compact_raises_the_last_error_when_no_endpoint_answers():
+    with pytest.raises(errors.EtcdConnectionError) as raised:
+        client.EtcdClient(_Failover(URLS, None), URLS).compact(5)
+    assert raised.value.endpoint == URLS[-1]
+
+
+@pytest.mark.parametrize('version', RECORDED_VERSIONS)
+def test_alarms_come_from_the_first_endpoint_that_answers(version):
+    transport = _Failover(URLS[:1], load(version, 'alarm_list_nospace')['json'])
+    alarms = client.EtcdClient(transport, URLS).alarms()
+    assert alarms and {alarm['alarm'] for alarm in alarms} == {'NOSPACE'}
+    assert [endpoint for endpoint, _rpc, _timeout in transport.asked] == URLS[:2]
+
+
+# -- typed errors where no member answers the question ---------------------------------------------
+
+def _cluster(leader):
+    member = dict(id='0000000000000001', name='etcd-1', endpoint=URLS[0], reachable=True)
+    return dict(leader=leader, members=[member], member_list=[dict(member)])
+
+
+def test_leader_status_without_a_leader_is_a_no_leader_error():
+    status = dict(load(RECORDED_VERSIONS[-1], 'status_follower')['json'])
+    status.pop('leader', None)
+    transport = _Recorded({'maintenance/status': status})
+    with pytest.raises(errors.EtcdNoLeaderError) as raised:
+        client.EtcdClient(transport, URLS[:1]).leader_status(_cluster(None))
+    assert raised.value.kind == 'no_leader'
+    assert raised.value.message.startswith(URLS[0] + ': ')
+    assert 'quorum' in raised.value.message

@@ -11,7 +11,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.etcdops.etcd.plugins.module_utils import leadership
-from ansible_collections.etcdops.etcd.plugins.module_utils.client import member_entry
+from ansible_collections.etcdops.etcd.plugins.module_utils.members import member_entry
 
 IDS = {'etcd-1': '8e9e05c52164694d', 'etcd-2': '91bc3c398fb3c146', 'etcd-3': 'fd422379fda50e48',
        'etcd-4': '0000000000000abc'}
@@ -31,7 +31,8 @@ def status(name, leader, applied=100, learner=False, errors=()):
             'quota_bytes': 2 << 30, 'quota_source': 'metrics', 'quota_usage': 0.0005, 'raft_term': 4,
             'raft_index': applied, 'raft_applied_index': applied, 'revision': 50, 'errors': list(errors),
             'leader': IDS[leader] if leader else None, 'is_learner': learner,
-            'storage_version': None, 'downgrade_info': {'enabled': False, 'target_version': None}}
+            'compact_revision': 10, 'history': 40, 'storage_version': None,
+            'downgrade_info': {'enabled': False, 'target_version': None}}
 
 
 def cluster(leader='etcd-1', applied=None, down=(), learners=(), unhealthy=(), only=None):

@@ -77,16 +77,14 @@ def test_the_modules_default_is_the_documented_one():
     assert rules.DEFAULT_RULE == DEFAULT_RULE
 
 
-def test_status_judges_each_member_without_failing_the_others():
-    from ansible_collections.etcdops.etcd.plugins.modules import etcd_status
-
+def test_the_verdict_of_status_and_preflight_on_each_member_without_failing_the_others():
     rule = 'db_size > `100`'
     expression = rules.compile_rule(rule)
-    assert etcd_status.judge(member(reachable=True), expression, rule) == (True, 'rule matched')
-    assert etcd_status.judge(member(reachable=True, db_size=1), expression, rule) == (False, 'rule did not match')
-    assert etcd_status.judge(member(reachable=True, is_learner=True), expression, rule) == (
+    assert rules.verdict(member(reachable=True), expression, rule) == (True, 'rule matched')
+    assert rules.verdict(member(reachable=True, db_size=1), expression, rule) == (False, 'rule did not match')
+    assert rules.verdict(member(reachable=True, is_learner=True), expression, rule) == (
         False, 'learner: etcd cannot defragment learners')
-    assert etcd_status.judge(member(reachable=False), expression, rule) == (None, 'unreachable')
-    due, reason = etcd_status.judge(member(reachable=True), rules.compile_rule('db_size'), 'db_size')
+    assert rules.verdict(member(reachable=False), expression, rule) == (None, 'unreachable')
+    due, reason = rules.verdict(member(reachable=True), rules.compile_rule('db_size'), 'db_size')
     assert due is None
     assert 'must give true or false' in reason

@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.etcdops.etcd.plugins.module_utils.client import find_member
+from ansible_collections.etcdops.etcd.plugins.module_utils.members import find_member
 from ansible_collections.etcdops.etcd.plugins.modules import etcd_alarm
 
 QUOTA = 16 * 1024 * 1024

@@ -22,7 +22,7 @@ class Module:
     def __init__(self, check_mode=False, **params):
         self.check_mode = check_mode
         self.params = dict(rule=DEFAULT_RULE, force=True, defrag_timeout=60, wait_timeout=5, move_leader=True,
-                           leader_target=None, compact=False, compact_keep=None)
+                           leader_target=None, compact=False, keep_revisions=None, compact_timeout=60)
         self.params.update(params)
 
 
@@ -107,3 +107,57 @@ def test_a_named_successor_takes_leadership(recorded):
     assert result['members'][0]['leader_moved_to'] == names(recorded, [second])[0]
     new_leader = recorded.statuses[leader]['leader']
     assert api.member_id_hex(new_leader) == api.member_id_hex(recorded.ids[2])
+
+
+# -- typed errors: no leader, and a hand-over that cannot happen or does not complete ---------------
+
+def without_leader(recorded):
+    for status in recorded.statuses.values():
+        status.pop('leader', None)
+    return recorded
+
+
+def test_a_cluster_without_a_leader_is_refused_before_any_change(recorded):
+    runner = defragmenter(without_leader(recorded), recorded.urls, compact=True)
+    with pytest.raises(errors.EtcdNoLeaderError) as raised:
+        runner.run()
+    assert raised.value.kind == 'no_leader' and raised.value.endpoint == recorded.urls[0]
+    assert raised.value.message.startswith(recorded.urls[0] + ': the cluster has no leader')
+    assert 'Restore quorum' in raised.value.message
+    for rpc in ('maintenance/defragment', 'maintenance/transfer-leadership', 'kv/compaction'):
+        assert recorded.sent(rpc) == []
+
+
+def test_a_leader_without_a_successor_in_reach_is_a_leader_transfer_error(recorded):
+    leader = recorded.urls[0]
+    runner = defragmenter(recorded, [leader])
+    with pytest.raises(errors.EtcdLeaderTransferError) as raised:
+        runner.run()
+    assert raised.value.kind == 'leader_transfer' and raised.value.endpoint == leader
+    assert 'leader_target' in raised.value.message
+    assert runner.report()['members'][0]['defragmented'] is False
+    assert recorded.sent('maintenance/defragment') == []
+
+
+class StuckLeadership(RecordedCluster):
+    """Accepts the leadership transfer, but the leader never changes."""
+
+    def call(self, endpoint, rpc, body=None, timeout=None):
+        if rpc == 'maintenance/transfer-leadership':
+            self.calls.append((endpoint, rpc))
+            return {}
+        return super(StuckLeadership, self).call(endpoint, rpc, body, timeout)
+
+
+@pytest.mark.parametrize('version', RECORDED_VERSIONS)
+def test_a_hand_over_that_does_not_complete_is_a_timeout_and_the_leader_is_left_alone(version):
+    recorded = StuckLeadership(version)
+    leader, first, second = recorded.urls
+    runner = defragmenter(recorded, [leader, first], wait_timeout=0)
+    with pytest.raises(errors.EtcdLeaderTransferTimeoutError) as raised:
+        runner.run()
+    assert raised.value.kind == 'leader_transfer_timeout'
+    assert 'raise wait_timeout' in raised.value.message
+    assert recorded.sent('maintenance/transfer-leadership') == [leader]
+    assert recorded.sent('maintenance/defragment') == []
+    assert runner.report()['stopped_at'] == leader

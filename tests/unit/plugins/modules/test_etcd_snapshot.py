@@ -14,6 +14,7 @@ import os
 
 import pytest
 
+from ansible_collections.etcdops.etcd.plugins.module_utils import errors
 from ansible_collections.etcdops.etcd.plugins.modules import etcd_snapshot
 
 PREFIX = 'etcd-snapshot-'
@@ -166,7 +167,7 @@ def test_publish_gives_the_name_back_when_the_rename_fails(tmp_path):
 
 class Module(object):
     def __init__(self, dest, check_mode=False, **params):
-        self.params = dict(dest=str(dest), prefix=PREFIX, keep=0, force=False)
+        self.params = dict(dest=str(dest), prefix=PREFIX, keep_snapshots=0, force=False)
         self.params.update(params)
         self.check_mode = check_mode
 
@@ -181,9 +182,6 @@ class Client(object):
 
     def cluster_status(self):
         return {'cluster_id': self.cluster_id, 'members': [dict(self.member, revision=self.revision)]}
-
-    def first_reachable_member(self, cluster):
-        return cluster['members'][0]
 
     def snapshot(self, endpoint, out):
         self.snapshots += 1
@@ -244,9 +242,9 @@ def test_keep_removes_only_this_clusters_oldest(tmp_path, frozen):
     ours = ['etcd-snapshot-cdf818194e3a8c32-20200101T000000.000Z-r1.db',
             'etcd-snapshot-cdf818194e3a8c32-20200101T000001.000Z-r2.db']
     touch(tmp_path, *(theirs + ours))
-    check = etcd_snapshot.save(Module(tmp_path, keep=2, check_mode=True), Client())
+    check = etcd_snapshot.save(Module(tmp_path, keep_snapshots=2, check_mode=True), Client())
     assert listed(tmp_path) == sorted(theirs + ours)
-    result = etcd_snapshot.save(Module(tmp_path, keep=2), Client())
+    result = etcd_snapshot.save(Module(tmp_path, keep_snapshots=2), Client())
     assert check['removed'] == result['removed'] == [str(tmp_path / ours[0])]
     assert listed(tmp_path) == sorted(theirs + [ours[1], name_for(0)])
 
@@ -255,15 +253,15 @@ def test_a_failed_snapshot_leaves_no_file(tmp_path, frozen):
     class Failing(Client):
         def snapshot(self, endpoint, out):
             out.write(b'half')
-            raise etcd_snapshot.EtcdError(endpoint, 'the snapshot does not match its SHA-256')
+            raise errors.EtcdSnapshotError(endpoint, 'the snapshot does not match its SHA-256')
 
-    with pytest.raises(etcd_snapshot.EtcdError):
+    with pytest.raises(errors.EtcdSnapshotError):
         etcd_snapshot.save(Module(tmp_path), Failing())
     assert listed(tmp_path) == []
 
 
 def test_a_member_without_a_cluster_id_is_an_error_naming_it(tmp_path):
-    with pytest.raises(etcd_snapshot.EtcdError) as raised:
+    with pytest.raises(errors.EtcdNotEtcdError) as raised:
         etcd_snapshot.save(Module(tmp_path), Client(cluster_id=None))
     assert raised.value.endpoint == Client.member['endpoint']
     assert 'cluster id' in raised.value.message
