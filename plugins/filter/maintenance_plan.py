@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 name: maintenance_plan
-short_description: Which etcd members to defragment, and in which order
+short_description: Whether to compact an etcd cluster's history, which members to defragment, and in which order
 version_added: 0.1.0
 description:
   - Takes a cluster's preflight (P(etcdops.etcd.preflight_findings#filter)) whose members carry the
@@ -17,13 +17,34 @@ description:
     and returns the plan of the role etcdops.etcd.maintenance.
   - A learner is never due (etcd 3.6 refuses to defragment one); while NOSPACE is active every voter is due;
     otherwise the rule decides. The due members come followers first, the leader last.
+  - The history is compacted first (C(compaction.due)) unless O(compact=false) or the history is no longer
+    than O(keep_revisions); else when NOSPACE is active, when the compaction rule holds on a member
+    (C(compact_due) from the O(etcdops.etcd.preflight_findings#filter:compact_rule) of
+    P(etcdops.etcd.preflight_findings#filter)),
+    or when a defragmentation is due anyway. Then the voters not due yet (C(decide_after_compaction)) are
+    decided again on their status after the compaction - the plan over that status, with O(earlier).
 author:
   - etcdops maintainers (@etcdops)
 options:
   _input:
-    description: The preflight of one cluster.
+    description: The preflight of one cluster, or its findings over the members' status after the compaction.
     type: dict
     required: true
+  compact:
+    description: Whether the history may be compacted at all (the role's C(maintenance_compact)).
+    type: bool
+    default: true
+  keep_revisions:
+    description: Revisions of history a compaction keeps (the role's C(maintenance_compact_keep_revisions)).
+    type: int
+    default: 0
+  earlier:
+    description:
+      - The C(decisions) of the plan before the compaction, when the input is the status after it. A member due
+        then stays due (a compaction only frees pages); the others are decided on their status after it.
+        No compaction is decided then (C(compaction) is null).
+    type: list
+    elements: dict
 '''
 
 EXAMPLES = r'''
@@ -36,20 +57,27 @@ RETURN = r'''
 _value:
   description: >-
     C(decisions) (each member's C(host), C(name), C(id), C(is_leader), C(due), C(reason)), C(plan) (the due
-    ones in order) and C(errors) (members the rule said nothing of).
+    ones in order), C(errors) (members the rule said nothing of), C(compaction) (C(due), C(reason), and
+    C(history), the longest history a member reported) and C(decide_after_compaction) (hosts).
   type: dict
 '''
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.findings import maintenance_plan
 
 
-def _maintenance_plan(preflight):
+def _maintenance_plan(preflight, compact=True, keep_revisions=0, earlier=None):
     if not isinstance(preflight, dict) or not isinstance(preflight.get('members'), list):
         raise AnsibleFilterError('maintenance_plan takes a cluster preflight (preflight_findings)')
     try:
-        return maintenance_plan(preflight)
+        compact, keep_revisions = boolean(compact), int(keep_revisions)
+    except (TypeError, ValueError) as exc:
+        raise AnsibleFilterError('maintenance_plan: compact must be a boolean and keep_revisions an integer (%s)'
+                                 % exc) from exc
+    try:
+        return maintenance_plan(preflight, compact=compact, keep_revisions=keep_revisions, earlier=earlier)
     except (KeyError, TypeError) as exc:
         raise AnsibleFilterError('maintenance_plan: a member of the preflight has no %s' % exc) from exc
 

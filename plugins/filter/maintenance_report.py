@@ -54,8 +54,16 @@ options:
     description: The M(etcdops.etcd.etcd_snapshot) result, when one was taken.
     type: dict
   compaction:
-    description: The compaction, as M(etcdops.etcd.etcd_defrag) returns it.
+    description: The compaction, as M(etcdops.etcd.etcd_compact) returns it.
     type: dict
+  compact_decision:
+    description:
+      - Whether and why the history was to be compacted (C(compaction) of P(etcdops.etcd.maintenance_plan#filter)).
+    type: dict
+  decide_after_compaction:
+    description: The hosts whose defragmentation was decided again after the compaction.
+    type: list
+    elements: str
   disarm:
     description: The M(etcdops.etcd.etcd_alarm) result of the NOSPACE disarm.
     type: dict
@@ -71,6 +79,9 @@ options:
   defrag_rule:
     description: The rule that decided which members were due.
     type: str
+  compact_rule:
+    description: The rule that decided whether the history was compacted.
+    type: str
 '''
 
 EXAMPLES = r'''
@@ -83,8 +94,9 @@ RETURN = r'''
 _value:
   description: >-
     C(cluster), C(mode), C(check_mode), C(result), C(failure), C(problems), C(warnings), C(leader_before),
-    C(nospace), C(defrag_rule), C(snapshot), C(compacted_to), C(members), C(reclaimed_bytes), C(nospace_disarmed),
-    C(postflight), C(postflight_summary).
+    C(nospace), C(defrag_rule), C(compact_rule), C(snapshot), C(compacted_to), C(compaction_due),
+    C(compaction_reason), C(compaction_msg), C(decided_after_compaction), C(members), C(reclaimed_bytes),
+    C(nospace_disarmed), C(postflight), C(postflight_summary).
   type: dict
 '''
 

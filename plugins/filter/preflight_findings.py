@@ -23,7 +23,7 @@ description:
     member outside the member list, a CORRUPT alarm, a member whose applied raft index lags.
     NOSPACE is not a problem - it is what the maintenance repairs.
 requirements:
-  - jmespath (on the controller), for O(defrag_rule)
+  - jmespath (on the controller), for O(defrag_rule) and O(compact_rule)
 author:
   - etcdops maintainers (@etcdops)
 options:
@@ -67,6 +67,13 @@ options:
         C(defrag_reason) as M(etcdops.etcd.etcd_status)'s O(etcdops.etcd.etcd_status#module:defrag_rule) gives them.
         A rule that is not valid JMESPath, or jmespath missing on the controller, is a problem.
     type: str
+  compact_rule:
+    description:
+      - The compaction rule (JMESPath over the same fields, the role's C(maintenance_compact_rule)), evaluated
+        likewise; each member that answered then has C(compact_due) (true, false, or null where the rule gives
+        no true or false) and C(compact_reason). Learners count (they hold the same history).
+      - P(etcdops.etcd.maintenance_plan#filter) decides from them whether the history is compacted first.
+    type: str
 '''
 
 EXAMPLES = r'''
@@ -91,13 +98,13 @@ from ansible_collections.etcdops.etcd.plugins.plugin_utils.cluster_filter import
 
 
 def _preflight_findings(reads, hostvars, hosts, cluster, client_urls, run_from='member', min_free_disk_ratio=1.1,
-                        max_raft_lag=1000, defrag_rule=None):
+                        max_raft_lag=1000, defrag_rule=None, compact_rule=None):
     facts = dict((h, dict(address=hostvar(hostvars, h, 'ansible_host', h),
                           data_dir=hostvar(hostvars, h, 'etcd_data_dir')))
                  for h in (hosts if is_sequence(hosts) else []))
     return over_reads('preflight_findings', preflight_findings, reads, hosts, str(cluster), client_urls, facts,
                       run_from=run_from, min_free_disk_ratio=float(min_free_disk_ratio),
-                      max_raft_lag=int(max_raft_lag), defrag_rule=defrag_rule)
+                      max_raft_lag=int(max_raft_lag), defrag_rule=defrag_rule, compact_rule=compact_rule)
 
 
 class FilterModule(object):

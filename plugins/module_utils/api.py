@@ -220,6 +220,12 @@ def compact_revision_from_metrics(text):
     return metric_value(text, 'etcd_debugging_mvcc_compact_revision')
 
 
+def keys_from_metrics(text):
+    """How many keys the member holds (``etcd_debugging_mvcc_keys_total``, etcd 3.4 to 3.7), or None
+    when the page lacks it."""
+    return metric_value(text, 'etcd_debugging_mvcc_keys_total')
+
+
 def history(revision, compact_revision):
     """How many revisions of history a member keeps: what a compaction to ``revision`` would drop.
 

@@ -17,7 +17,13 @@ import re
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.api import quota_usage
 from ansible_collections.etcdops.etcd.plugins.module_utils.leadership import best_successor
-from ansible_collections.etcdops.etcd.plugins.module_utils.rules import planned, rule_problem, verdict
+from ansible_collections.etcdops.etcd.plugins.module_utils.rules import (
+    LEARNER_REASON,
+    compact_verdict,
+    planned,
+    rule_problem,
+    verdict,
+)
 from ansible_collections.etcdops.etcd.plugins.module_utils.versions import version_problems
 
 
@@ -78,7 +84,7 @@ def _listed_member(member_list, endpoint, address, taken_ids):
 
 
 def preflight_findings(reads, hosts, cluster, client_urls, host_facts, run_from='member',
-                       min_free_disk_ratio=1.1, max_raft_lag=1000, defrag_rule=None):
+                       min_free_disk_ratio=1.1, max_raft_lag=1000, defrag_rule=None, compact_rule=None):
     """The preflight of one cluster: its members as read, the problems that forbid any change, the
     warnings, the alarms, the leader, the successor for the leader's turn and the snapshot's host.
 
@@ -86,14 +92,19 @@ def preflight_findings(reads, hosts, cluster, client_urls, host_facts, run_from=
     inventory order; ``client_urls`` each host's client URL; ``host_facts`` each host's
     ``address`` (ansible_host or its name) and ``data_dir`` (etcd_data_dir, or None). With
     ``defrag_rule``, each member that answered gets ``defrag_due`` and ``defrag_reason`` as
-    etcd_status's ``defrag_rule`` gives them (the rule evaluated here, on the controller).
+    etcd_status's ``defrag_rule`` gives them (the rule evaluated here, on the controller); with
+    ``compact_rule``, ``compact_due`` and ``compact_reason`` likewise (rules.compact_verdict).
     """
     problems, warnings, members, ids, cluster_ids, leaders, alarms = [], [], [], [], [], [], []
-    expression = None
+    expression = compaction = None
     if defrag_rule is not None:
         expression, why = rule_problem(defrag_rule)
         if why:
             problems.append('maintenance_defrag_rule cannot be used: %s' % why)
+    if compact_rule is not None:
+        compaction, why = rule_problem(compact_rule)
+        if why:
+            problems.append('maintenance_compact_rule cannot be used: %s' % why)
     member_list = next((reads[h]['member_list'] for h in hosts if 'member_list' in reads[h]), None)
     for host in hosts:
         status = reads[host]
@@ -114,6 +125,8 @@ def preflight_findings(reads, hosts, cluster, client_urls, host_facts, run_from=
         member = dict(status['members'][0], host=host)
         if expression is not None:
             member['defrag_due'], member['defrag_reason'] = verdict(member, expression, defrag_rule)
+        if compaction is not None:
+            member['compact_due'], member['compact_reason'] = compact_verdict(member, compaction, compact_rule)
         label = '%s (host %s, %s)' % (member['name'], host, member['endpoint'])
         if member['id'] in ids:
             other = next((m['host'] for m in members if m.get('id') == member['id']), None)
@@ -267,18 +280,72 @@ def postflight_findings(reads, hosts, hash_revision, expected_alarms=()):
     )
 
 
-def maintenance_plan(preflight):
+def compaction_decision(preflight, plan, compact=True, keep_revisions=0):
+    """Whether the maintenance compacts the history first: ``due``, ``reason`` and ``history`` (the
+    longest history a member reported, None when none did). Not when maintenance_compact is off or
+    the history is no longer than ``keep_revisions``; else when NOSPACE is active (the recovery
+    starts with it), when maintenance_compact_rule holds on a member (``compact_due``), or when a
+    defragmentation is due anyway (it gives the history's pages back with the rest)."""
+    answered = [m for m in preflight['members'] if m.get('reachable')]
+    histories = [m['history'] for m in answered if m.get('history') is not None]
+    history = max(histories) if histories else None
+
+    def decision(due, reason):
+        return dict(due=due, reason=reason, history=history)
+
+    if not compact:
+        return decision(False, 'maintenance_compact is off')
+    if history == 0:
+        return decision(False, 'no history to compact')
+    if history is not None and history <= int(keep_revisions):
+        return decision(False, 'the history (%d revisions) is within maintenance_compact_keep_revisions (%d)'
+                        % (history, int(keep_revisions)))
+    if preflight.get('nospace'):
+        return decision(True, 'NOSPACE alarm: the recovery starts with a compaction')
+    matched = [m for m in answered if m.get('compact_due')]
+    if matched:
+        return decision(True, '%s on member %s' % (matched[0]['compact_reason'], matched[0]['name']))
+    if plan:
+        return decision(True, 'a defragmentation is due: it gives the pages of the history back too')
+    silent = [m for m in answered if 'compact_due' in m and m['compact_due'] is None]
+    if silent:
+        return decision(False, 'maintenance_compact_rule gave no answer: %s' % silent[0]['compact_reason'])
+    told = [m['compact_reason'] for m in answered if m.get('compact_reason')]
+    return decision(False, told[0] if told else 'no maintenance_compact_rule')
+
+
+def maintenance_plan(preflight, compact=True, keep_revisions=0, earlier=None):
     """What the maintenance will do to a cluster whose preflight passed: ``decisions``, each member's
     (``host``, ``name``, ``id``, ``is_leader``, ``due``, ``reason``); ``plan``, the due ones in their
-    order (followers first, the leader last); ``errors``, the members nothing was decided for."""
+    order (followers first, the leader last); ``errors``, the members nothing was decided for;
+    ``compaction`` (compaction_decision); ``decide_after_compaction``: the voters not due, which are
+    decided again on their status after the compaction, when one is due.
+
+    ``earlier``: the decisions of the plan before the compaction, when ``preflight`` is the members'
+    status after it. A member due then stays due (a compaction only frees pages); the others are
+    decided on their status now.
+    """
+    was_due = dict((d['host'], d) for d in earlier or [] if d['due'])
     decisions = []
     for member in preflight['members']:
+        if member['host'] in was_due:
+            decisions.append(dict(was_due[member['host']]))
+            continue
         due, reason = planned(member, preflight.get('nospace'))
+        if earlier is not None and due is not None and not member.get('is_learner'):
+            reason = '%s, after the compaction' % reason
         decisions.append(dict(host=member['host'], name=member.get('name'), id=member.get('id'),
                               is_leader=bool(member.get('is_leader')), due=due, reason=reason))
     due = [d for d in decisions if d['due']]
-    return dict(decisions=decisions,
-                plan=[d for d in due if not d['is_leader']] + [d for d in due if d['is_leader']],
+    plan = [d for d in due if not d['is_leader']] + [d for d in due if d['is_leader']]
+    compaction = compaction_decision(preflight, plan, compact, keep_revisions) if earlier is None else None
+    later = []
+    if compaction and compaction['due']:
+        later = [d['host'] for d in decisions if d['due'] is False and d['reason'] != LEARNER_REASON]
+        for d in decisions:
+            if d['host'] in later:
+                d['reason'] = '%s before the compaction; decided again after it' % d['reason']
+    return dict(decisions=decisions, plan=plan, compaction=compaction, decide_after_compaction=later,
                 errors=['member %s: %s' % (d['name'], d['reason']) for d in decisions if d['due'] is None])
 
 

@@ -2,7 +2,7 @@
 # Copyright (c) etcdops contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The defragmentation rule: a JMESPath expression over one member's etcd_status fields.
+"""The defragmentation and compaction rules: JMESPath expressions over one member's etcd_status fields.
 
 JMESPath is data, not code: a rule taken from an AWX survey cannot run anything. Used by
 etcd_defrag (which defragments where it holds), by etcd_status with ``defrag_rule`` (which only
@@ -24,6 +24,10 @@ else:
     JMESPATH_IMPORT_ERROR = None
 
 DEFAULT_RULE = "quota_usage > `0.8` || (fragmentation_ratio > `0.45` && db_size_free > `104857600`)"
+
+# The role's default maintenance_compact_rule: the history holds more revisions than the keyspace has
+# keys (docs/maintenance.md says why).
+DEFAULT_COMPACT_RULE = "history > keys"
 
 
 LEARNER_REASON = 'learner: etcd cannot defragment learners'
@@ -70,6 +74,22 @@ def verdict(member, expression, rule):
         return None, 'unreachable'
     try:
         return decide(member, expression, rule, False)
+    except RuleError as exc:
+        return None, str(exc)
+
+
+def compact_verdict(member, expression, rule):
+    """(compact_due, compact_reason) of one member under the compaction rule: None and why for a
+    member that did not answer or where the rule gives no true or false (its /metrics could not be
+    read, for example). Learners count: they hold the same history."""
+    if not member['reachable']:
+        return None, 'unreachable'
+    try:
+        if rule_holds(expression, rule, member):
+            return True, 'maintenance_compact_rule matched (history %s, keys %s)' % (member.get('history'),
+                                                                                      member.get('keys'))
+        return False, 'maintenance_compact_rule did not match (history %s, keys %s)' % (member.get('history'),
+                                                                                         member.get('keys'))
     except RuleError as exc:
         return None, str(exc)
 

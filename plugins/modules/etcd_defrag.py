@@ -91,6 +91,9 @@ options:
         is already compacted that far, nothing is done. A failed compaction stops the run before
         any defragmentation.
       - The compaction call is bounded by O(compact_timeout).
+      - Unless O(force=true), a compaction done is followed by two backend commits on every member
+        (a lease granted and revoked, which writes no key), so that the rule sees the space it freed;
+        etcd counts it in a member's C(db_size_in_use) only at that member's next commit.
       - In check mode the rule is evaluated on the members as they are, before the compaction
         that would free pages.
     type: bool
@@ -242,6 +245,12 @@ compaction:
       description: The compaction waited until the member that took it had freed the pages.
       type: bool
       sample: true
+    settled:
+      description: >-
+        Every member was made to commit after the compaction, so that the rule saw the space it freed
+        (not with O(force=true), nor when etcd refused the lease).
+      type: bool
+      sample: true
     msg:
       description: What was done, or why nothing was.
       type: str
@@ -391,7 +400,8 @@ class Defragmenter:
     def compact(self):
         try:
             self.compaction = compact_history(self.client, self.module.check_mode, keep=self.params['keep_revisions'],
-                                              timeout=self.params['compact_timeout'])
+                                              timeout=self.params['compact_timeout'],
+                                              settled=not self.params['force'])
         except EtcdError as exc:
             exc.detail = 'the compaction failed, nothing was defragmented: %s' % exc.detail
             raise

@@ -11,7 +11,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
-def _result(mode, check_mode, failure, refused, plan, snapshot):
+def _result(mode, check_mode, failure, refused, plan, snapshot, compacted):
     if mode == 'status':
         return 'problems found' if failure else 'ok'
     if failure:
@@ -20,7 +20,7 @@ def _result(mode, check_mode, failure, refused, plan, snapshot):
         if snapshot.get('changed'):
             return 'would take a snapshot' if check_mode else 'snapshot taken'
         return 'snapshot already up to date'
-    if not plan:
+    if not plan and not compacted:
         return 'nothing due'
     return 'would maintain' if check_mode else 'maintained'
 
@@ -65,15 +65,21 @@ def _postflight_summary(postflight):
 
 def maintenance_report(preflight, cluster, mode, check_mode=False, decisions=None, plan=None, results=None,
                        snapshot=None, compaction=None, disarm=None, failure=None, stopped_at=None, postflight=None,
-                       defrag_rule=None):
+                       defrag_rule=None, compact_decision=None, decide_after_compaction=None, compact_rule=None):
     """One cluster's report: the run's ``result`` (ok, problems found, refused, stopped, nothing due,
     maintained, ... and their check-mode forms), what it found and did, and ``members``: one row per
     member, those maintained first in the order they were, then the others in inventory order, each
-    with its state before, the decision, what was done (``action``, ``role``) and its sizes after."""
+    with its state before, the decision, what was done (``action``, ``role``) and its sizes after.
+
+    ``compaction`` is etcd_compact's result, ``compact_decision`` the plan's (maintenance_plan), and
+    ``decide_after_compaction`` the hosts whose defragmentation was decided again after it."""
     results = results or []
     decisions = dict((d['host'], d) for d in decisions or [])
     snapshot = snapshot or {}
     compaction = compaction or {}
+    compact_decision = compact_decision or {}
+    compacted_to = compaction.get('revision') if compaction.get('changed') else None
+    names = dict((m['host'], m.get('name') or m['host']) for m in preflight['members'])
     in_use_after = (postflight or {}).get('in_use') or {}
     done = dict((r['host'], r) for r in results)
     order = [r['host'] for r in results]
@@ -101,17 +107,24 @@ def maintenance_report(preflight, cluster, mode, check_mode=False, decisions=Non
         cluster=cluster,
         mode=mode,
         check_mode=bool(check_mode),
-        result=_result(mode, check_mode, failure, bool(preflight['problems']) and not results, plan, snapshot),
+        result=_result(mode, check_mode, failure, bool(preflight['problems']) and not results, plan, snapshot,
+                       compacted_to is not None),
         failure=failure,
         problems=preflight['problems'],
         warnings=preflight['warnings'],
         leader_before=preflight.get('leader_name'),
         nospace=preflight.get('nospace', False),
         defrag_rule=defrag_rule,
+        compact_rule=compact_rule,
         snapshot=dict(path=snapshot['path'], size=snapshot.get('size'), revision=snapshot.get('revision'),
                       member=(snapshot.get('member') or {}).get('name'), new=snapshot.get('changed'))
         if snapshot.get('path') else None,
-        compacted_to=compaction.get('revision') if compaction.get('changed') else None,
+        compacted_to=compacted_to,
+        compaction_reason=compact_decision.get('reason'),
+        compaction_due=bool(compact_decision.get('due')),
+        compaction_msg=compaction.get('msg') if compaction.get('changed') is False and not compaction.get('skipped')
+        else None,
+        decided_after_compaction=[names.get(h, h) for h in decide_after_compaction or []],
         members=rows,
         reclaimed_bytes=sum(r['reclaimed_bytes'] for r in results if isinstance(r.get('reclaimed_bytes'), int)),
         nospace_disarmed=len((disarm or {}).get('disarmed') or []) > 0,

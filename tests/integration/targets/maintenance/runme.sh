@@ -72,6 +72,20 @@ second_run() {
     scenario second_run verify "$@"
 }
 
+# 2b. History over a few keys, never compacted, with the role's default rules (inventory "defaults"): in
+#     check mode a compaction is predicted and the defragmentations left to be decided after it; the
+#     run compacts, finds every member due on its status after the compaction, defragments them all;
+#     a second run changes nothing.
+history() {
+    scenario history prepare "$@"
+    maintain history_check defaults --check "$@"
+    scenario history verify_check "$@"
+    maintain history defaults "$@"
+    scenario history verify "$@"
+    maintain history_second defaults "$@"
+    scenario history verify_second "$@"
+}
+
 # 3. --check where work is due: it reports what it would do and changes nothing.
 check_mode() {
     scenario check_mode prepare "$@"
@@ -187,6 +201,6 @@ downgrade() {
 scenarios=${MAINTENANCE_TEST_SCENARIOS:-$(sed -n 's/^test_maintenance_scenarios: "\(.*\)"$/\1/p' "$vars_file")}
 
 ansible-playbook -i "$INVENTORY_PATH" -e "@$vars_file" -e "test_work_dir=$work" setup.yml "$@"
-for name in ${scenarios:-fragmented second_run check_mode nospace member_down killed_mid_run killed_mid_run_controller fleet argument_specs playbooks mixed_versions downgrade}; do
+for name in ${scenarios:-fragmented second_run history check_mode nospace member_down killed_mid_run killed_mid_run_controller fleet argument_specs playbooks mixed_versions downgrade}; do
     "$name" "$@"
 done

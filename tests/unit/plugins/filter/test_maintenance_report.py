@@ -141,7 +141,8 @@ def test_nothing_due():
     report = maintenance_report(preflight, **kwargs)
     assert report['result'] == 'nothing due'
     assert {m['action'] for m in report['members']} == {'left alone (rule did not match)'}
-    assert '- no member needs a defragmentation (rule: %s): nothing was changed' % RULE in render(report)
+    assert ('- no compaction due (no history to compact) and no member needs a defragmentation '
+            '(rule: %s): nothing was changed' % RULE) in render(report)
 
 
 def test_stopped_at_a_member():

@@ -339,3 +339,100 @@ def test_bad_input_is_a_filter_error():
         preflight_findings(dict((h, {'members': [{}]}) for h in HOSTS), {}, HOSTS, 'main', {})
     with pytest.raises(AnsibleFilterError, match='cluster_reads takes'):
         cluster_reads('etcd-a', {}, 'status_run', {})
+
+
+# -- the compaction rule, evaluated on each member -------------------------------------------------
+
+DEFAULT_COMPACT_RULE = 'history > keys'
+
+
+def with_keys(cluster, keys):
+    """``keys`` (host -> number of keys, as /metrics gave it) in the members' status."""
+    for host, count in keys.items():
+        cluster.statuses[cluster.member(host)['id']]['keys'] = count
+    return cluster
+
+
+@pytest.mark.parametrize('version', RECORDED_VERSIONS)
+def test_the_compaction_rule_is_evaluated_on_each_member(version):
+    # The recorded clusters hold a history of 6 revisions (5 puts); a member that counts fewer keys
+    # than that has history to drop.
+    cluster = with_keys(Cluster(version), {'etcd-a': 5, 'etcd-b': 6, 'etcd-c': 7})
+    found = cluster.findings(compact_rule=DEFAULT_COMPACT_RULE)
+    assert found['problems'] == []
+    assert [(m['host'], m['history'], m['keys'], m['compact_due'], m['compact_reason']) for m in found['members']] == [
+        ('etcd-a', 6, 5, True, 'maintenance_compact_rule matched (history 6, keys 5)'),
+        ('etcd-b', 6, 6, False, 'maintenance_compact_rule did not match (history 6, keys 6)'),
+        ('etcd-c', 6, 7, False, 'maintenance_compact_rule did not match (history 6, keys 7)')]
+    # One rule does not decide for the other.
+    assert all('defrag_due' not in m for m in found['members'])
+
+
+def test_both_rules_at_once():
+    cluster = with_keys(Cluster(RECORDED_VERSIONS[-1]), dict((h, 1) for h in HOSTS))
+    found = cluster.findings(defrag_rule='is_leader', compact_rule=DEFAULT_COMPACT_RULE)
+    assert [(m['defrag_due'], m['compact_due']) for m in found['members']] == [(True, True), (False, True),
+                                                                               (False, True)]
+
+
+def test_the_compaction_rule_says_nothing_of_a_member_whose_metrics_were_not_read(cluster):
+    # keys (and history) are null where /metrics could not be read: not a problem, no answer.
+    with_keys(cluster, {'etcd-a': 5, 'etcd-b': None})
+    cluster.statuses[cluster.member('etcd-b')['id']]['history'] = None
+    found = cluster.findings(compact_rule=DEFAULT_COMPACT_RULE)
+    assert found['problems'] == []
+    assert [m['compact_due'] for m in found['members']] == [True, None, None]
+    name = cluster.member('etcd-b')['name']
+    assert found['members'][1]['compact_reason'] == (
+        "rule 'history > keys' must give true or false, but gives None for member %s: compare with a value, "
+        "for example fragmentation_ratio > `0.45`" % name)
+
+
+def test_a_learner_counts_for_the_compaction():
+    cluster = with_keys(Cluster(RECORDED_VERSIONS[-1]), {'etcd-a': 9, 'etcd-b': 9, 'etcd-c': 2})
+    cluster.member_list[2]['is_learner'] = True
+    found = cluster.findings(compact_rule=DEFAULT_COMPACT_RULE, defrag_rule='`true`')
+    learner = found['members'][2]
+    assert learner['is_learner'] is True
+    assert (learner['compact_due'], learner['defrag_due']) == (True, False)
+
+
+def test_a_member_down_gets_no_compaction_verdict():
+    cluster = with_keys(Cluster(RECORDED_VERSIONS[-1]), dict((h, 1) for h in HOSTS))
+    found = cluster.findings(cluster.reads(down=['etcd-c']), compact_rule=DEFAULT_COMPACT_RULE)
+    assert [m.get('compact_due') for m in found['members']] == [True, True, None]
+    assert 'compact_due' not in found['members'][2] and len(found['problems']) == 1
+
+
+def test_a_compaction_rule_that_does_not_parse_is_the_problem_not_the_member():
+    cluster = Cluster(RECORDED_VERSIONS[-1])
+    found = cluster.findings(compact_rule='history >')
+    assert len(found['problems']) == 1
+    assert found['problems'][0].startswith(
+        "maintenance_compact_rule cannot be used: rule 'history >' is not a valid JMESPath expression: ")
+    assert all(m['reachable'] and 'compact_due' not in m for m in found['members'])
+    # Each rule is its own problem.
+    found = cluster.findings(compact_rule='history >', defrag_rule='db_size >')
+    assert [p.split(':')[0] for p in found['problems']] == ['maintenance_defrag_rule cannot be used',
+                                                            'maintenance_compact_rule cannot be used']
+
+
+def test_a_compaction_rule_that_gives_no_boolean_leaves_the_members_undecided():
+    found = Cluster(RECORDED_VERSIONS[-1]).findings(compact_rule='history')
+    assert found['problems'] == []
+    assert {m['compact_due'] for m in found['members']} == {None}
+    assert all("must give true or false, but gives 6 for member" in m['compact_reason'] for m in found['members'])
+
+
+def test_without_a_compaction_rule_nothing_is_said_of_the_compaction():
+    found = with_keys(Cluster(RECORDED_VERSIONS[-1]), dict((h, 1) for h in HOSTS)).findings(compact_rule=None)
+    assert all('compact_due' not in m and 'compact_reason' not in m for m in found['members'])
+
+
+def test_no_jmespath_on_the_controller_is_the_compaction_rules_problem_too(monkeypatch):
+    from ansible_collections.etcdops.etcd.plugins.module_utils import rules
+    monkeypatch.setattr(rules, 'JMESPATH_IMPORT_ERROR', 'ImportError: No module named jmespath')
+    found = Cluster(RECORDED_VERSIONS[-1]).findings(compact_rule=DEFAULT_COMPACT_RULE)
+    assert found['problems'] == ['maintenance_compact_rule cannot be used: the Python package jmespath is missing '
+                                 'on the controller, which evaluates the rule (pip install jmespath, as json_query '
+                                 'needs it too)']

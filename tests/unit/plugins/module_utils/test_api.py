@@ -503,3 +503,47 @@ def test_compact_revision_from_metrics_text(text, expected):
 ])
 def test_history(revision, compact_revision, expected):
     assert api.history(revision, compact_revision) == expected
+
+
+# -- the number of keys, from /metrics -------------------------------------------------------------
+
+# The lines etcd 3.4 to 3.7 write for the key gauge (server/storage/mvcc/metrics.go: keysGauge). No
+# recorded page holds them (the recordings are cut to the quota and revision lines): they are added
+# to the recorded revision page of each version.
+KEYS_LINES = ("# HELP etcd_debugging_mvcc_keys_total Total number of keys.\n"
+              "# TYPE etcd_debugging_mvcc_keys_total gauge\n"
+              "etcd_debugging_mvcc_keys_total %s\n")
+
+
+@pytest.mark.parametrize("version", versions_with("metrics_revisions"))
+def test_keys_from_a_recorded_page_with_the_key_gauge(version):
+    recorded = load(version, "metrics_revisions")["body"]
+    assert api.keys_from_metrics(recorded) is None
+    page = recorded + KEYS_LINES % "1204"
+    assert api.keys_from_metrics(page) == 1204
+    # The other readers of the page are not disturbed by it.
+    assert api.compact_revision_from_metrics(page) == -1
+    assert api.metric_value(page, "etcd_debugging_mvcc_current_revision") == api.metric_value(
+        recorded, "etcd_debugging_mvcc_current_revision")
+
+
+@pytest.mark.parametrize("version", RECORDED_VERSIONS)
+def test_recorded_pages_without_the_key_gauge_give_none(version):
+    for name in ("metrics_quota", "metrics_quota_nospace"):
+        assert api.keys_from_metrics(load(version, name)["body"]) is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    (KEYS_LINES % "0", 0),
+    (KEYS_LINES % "7", 7),
+    (KEYS_LINES % "1.2345e+06", 1234500),
+    (b"etcd_debugging_mvcc_keys_total 3\n", 3),
+    # Other gauges of the same subsystem are not it.
+    ("etcd_debugging_mvcc_total_put_size_in_bytes 9\netcd_debugging_mvcc_db_total_size_in_bytes 9\n", None),
+    ("etcd_debugging_mvcc_keys_total_other 9\n", None),
+    ("# HELP etcd_debugging_mvcc_keys_total Total number of keys.\n", None),
+    ("etcd_debugging_mvcc_keys_total NaN\n", None),
+    ("", None),
+])
+def test_keys_from_metrics_text(text, expected):
+    assert api.keys_from_metrics(text) == expected

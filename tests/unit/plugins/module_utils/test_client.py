@@ -301,3 +301,97 @@ def test_leader_status_without_a_leader_is_a_no_leader_error():
     assert raised.value.kind == 'no_leader'
     assert raised.value.message.startswith(URLS[0] + ': ')
     assert 'quorum' in raised.value.message
+
+
+# -- the number of keys a member holds, from its /metrics ------------------------------------------
+
+KEYS_LINES = ("# HELP etcd_debugging_mvcc_keys_total Total number of keys.\n"
+              "# TYPE etcd_debugging_mvcc_keys_total gauge\n"
+              "etcd_debugging_mvcc_keys_total 4\n")
+
+
+@pytest.mark.parametrize('version', versions_with('metrics_revisions_compacted'))
+def test_keys_and_history_come_from_one_metrics_page(version):
+    metrics = load(version, 'metrics_revisions_compacted')['body'] + KEYS_LINES
+    answer = load(version, 'status_leader')['json']
+    answer['header']['revision'] = str(api.metric_value(metrics, 'etcd_debugging_mvcc_current_revision'))
+    status, asked = _member_status(answer, metrics=metrics)
+    assert status['keys'] == 4
+    assert status['history'] == status['revision'] - api.compact_revision_from_metrics(metrics)
+    # Still one read of /metrics per member.
+    assert asked == ['maintenance/status', '/metrics']
+
+
+@pytest.mark.parametrize('version', RECORDED_VERSIONS)
+def test_keys_are_null_when_the_metrics_lack_them_or_cannot_be_read(version):
+    answer = load(version, 'status_leader')['json']
+    for metrics in (load(version, 'metrics_quota')['body'], None):
+        status, _asked = _member_status(answer, metrics=metrics)
+        assert 'keys' in status and status['keys'] is None
+
+
+# -- commit_once: a lease granted and revoked through the first endpoint that answers ---------------
+
+LEASE_ID = '7587869246391338245'
+
+
+class _Leases(_Failover):
+    """Endpoints in ``down`` refuse the connection; the others grant LEASE_ID and revoke anything.
+    ``refuse`` raises that error (instead of an answer) for a grant."""
+
+    def __init__(self, down, header, refuse=None):
+        super(_Leases, self).__init__(down, None)
+        self.header, self.refuse, self.bodies = header, refuse, []
+
+    def call(self, endpoint, rpc, body=None, timeout=None):
+        self.asked.append((endpoint, rpc, timeout))
+        self.bodies.append(body)
+        if endpoint in self.down:
+            raise errors.EtcdConnectionError(endpoint, 'connection refused')
+        if rpc == 'lease/grant':
+            if self.refuse is not None:
+                raise self.refuse(endpoint, 'etcdserver: mvcc: database space exceeded')
+            # The gateway's answer: int64 as strings.
+            return {'header': self.header, 'ID': LEASE_ID, 'TTL': body['TTL']}
+        if rpc == 'lease/revoke':
+            return {'header': self.header}
+        raise AssertionError('unexpected call %s %s' % (endpoint, rpc))
+
+
+@pytest.mark.parametrize('version', RECORDED_VERSIONS)
+def test_commit_once_grants_a_lease_and_revokes_it_where_it_was_granted(version):
+    transport = _Leases(URLS[:1], load(version, 'status_leader')['json']['header'])
+    assert client.EtcdClient(transport, URLS).commit_once() is None
+    assert [(endpoint, rpc) for endpoint, rpc, _timeout in transport.asked] == [
+        (URLS[0], 'lease/grant'), (URLS[1], 'lease/grant'), (URLS[1], 'lease/revoke')]
+    grant, revoke = transport.bodies[1], transport.bodies[2]
+    assert grant == {'TTL': '60'}
+    # The lease granted is the one revoked: none is left to expire on its own.
+    assert revoke == {'ID': LEASE_ID}
+
+
+def test_commit_once_revokes_a_lease_id_given_as_a_number_too():
+    class NumberID(_Leases):
+        def call(self, endpoint, rpc, body=None, timeout=None):
+            answer = super(NumberID, self).call(endpoint, rpc, body, timeout)
+            return dict(answer, ID=int(LEASE_ID)) if rpc == 'lease/grant' else answer
+
+    transport = NumberID((), {})
+    client.EtcdClient(transport, URLS).commit_once()
+    assert transport.bodies[-1] == {'ID': int(LEASE_ID)}
+
+
+@pytest.mark.parametrize('refuse', [errors.EtcdNoSpaceError, errors.EtcdPermissionError])
+def test_commit_once_stops_at_a_refusal_no_other_member_would_change(refuse):
+    transport = _Leases((), {}, refuse=refuse)
+    with pytest.raises(refuse):
+        client.EtcdClient(transport, URLS).commit_once()
+    assert [(endpoint, rpc) for endpoint, rpc, _timeout in transport.asked] == [(URLS[0], 'lease/grant')]
+
+
+def test_commit_once_raises_the_last_error_when_no_endpoint_answers():
+    transport = _Leases(URLS, {})
+    with pytest.raises(errors.EtcdConnectionError) as raised:
+        client.EtcdClient(transport, URLS).commit_once()
+    assert raised.value.endpoint == URLS[-1]
+    assert [rpc for _endpoint, rpc, _timeout in transport.asked] == ['lease/grant'] * 3

@@ -26,7 +26,11 @@ class RecordedCluster:
     """A transport that answers for three members from one version's recordings: the first member
     leads (status_leader), the others follow (status_follower), all at the leader's raft index;
     /metrics is metrics_quota. A defragmentation shrinks a member's file to its size in use; a
-    leadership transfer moves the leader; ``fail`` names (rpc, endpoint) pairs that fail."""
+    leadership transfer moves the leader; a compaction makes the revisions below it unreadable (the
+    cluster stays at revision 10); a lease is granted and revoked; ``fail`` names (rpc, endpoint)
+    pairs that fail."""
+
+    LEASE_ID = '7587869246391338245'
 
     def __init__(self, version):
         self.member_list = load(version, 'member_list')['json']
@@ -45,6 +49,8 @@ class RecordedCluster:
         self.down = set()
         self.fail = set()
         self.calls = []
+        self.compacted = 0
+        self.leases = []
 
     def call(self, endpoint, rpc, body=None, timeout=None):
         self.calls.append((endpoint, rpc))
@@ -64,8 +70,18 @@ class RecordedCluster:
                 status['leader'] = body['targetID']
             return {}
         if rpc == 'kv/range':
+            revision = int((body or {}).get('revision', 0))
+            if revision and revision < self.compacted:
+                raise errors.EtcdCompactedError(endpoint, 'etcdserver: mvcc: required revision has been compacted')
             return {'header': dict(self.statuses[endpoint]['header'], revision='10')}
         if rpc == 'kv/compaction':
+            self.compacted = max(self.compacted, int(body['revision']))
+            return {'header': self.statuses[endpoint]['header']}
+        if rpc == 'lease/grant':
+            self.leases.append(self.LEASE_ID)
+            return {'header': self.statuses[endpoint]['header'], 'ID': self.LEASE_ID, 'TTL': body['TTL']}
+        if rpc == 'lease/revoke':
+            self.leases.remove(body['ID'])
             return {'header': self.statuses[endpoint]['header']}
         raise AssertionError('unexpected call %s %s' % (endpoint, rpc))
 

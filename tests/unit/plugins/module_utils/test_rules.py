@@ -88,3 +88,77 @@ def test_the_verdict_of_status_and_preflight_on_each_member_without_failing_the_
     due, reason = rules.verdict(member(reachable=True), rules.compile_rule('db_size'), 'db_size')
     assert due is None
     assert 'must give true or false' in reason
+
+
+# -- the compaction rule -------------------------------------------------------------------------
+
+DEFAULT_COMPACT_RULE = 'history > keys'
+
+
+def test_the_roles_default_compaction_rule_is_the_documented_one():
+    assert rules.DEFAULT_COMPACT_RULE == DEFAULT_COMPACT_RULE
+
+
+@pytest.mark.parametrize('history, keys, expected', [
+    (1205, 1204, True),
+    (1204, 1204, False),   # as many revisions as keys: not yet
+    (3, 1204, False),
+    (1, 0, True),          # every key deleted, the history of them kept
+    (0, 0, False),
+])
+def test_the_default_compaction_rule(history, keys, expected):
+    expression = rules.compile_rule(rules.DEFAULT_COMPACT_RULE)
+    due, reason = rules.compact_verdict(member(reachable=True, history=history, keys=keys), expression,
+                                        rules.DEFAULT_COMPACT_RULE)
+    assert due is expected
+    assert reason == 'maintenance_compact_rule %s (history %d, keys %d)' % (
+        'matched' if expected else 'did not match', history, keys)
+
+
+def test_the_compaction_verdict_of_a_member_that_did_not_answer():
+    expression = rules.compile_rule(DEFAULT_COMPACT_RULE)
+    # Not evaluated at all: an unreachable member has no history to compare.
+    assert rules.compact_verdict(member(reachable=False, history=None, keys=None), expression,
+                                 DEFAULT_COMPACT_RULE) == (None, 'unreachable')
+    assert rules.compact_verdict(member(reachable=False, history=10, keys=1), expression,
+                                 DEFAULT_COMPACT_RULE) == (None, 'unreachable')
+
+
+@pytest.mark.parametrize('history, keys', [(1205, None), (None, 1204), (None, None)])
+def test_the_compaction_rule_says_nothing_where_the_metrics_were_not_read(history, keys):
+    # keys and history come from /metrics: null where it could not be read, and null > null is no boolean.
+    expression = rules.compile_rule(DEFAULT_COMPACT_RULE)
+    due, reason = rules.compact_verdict(member(reachable=True, history=history, keys=keys), expression,
+                                        DEFAULT_COMPACT_RULE)
+    assert due is None
+    assert reason == ("rule 'history > keys' must give true or false, but gives None for member etcd-1: compare "
+                      "with a value, for example fragmentation_ratio > `0.45`")
+
+
+def test_a_compaction_rule_that_gives_no_boolean_says_nothing():
+    expression = rules.compile_rule('history')
+    due, reason = rules.compact_verdict(member(reachable=True, history=7, keys=1), expression, 'history')
+    assert due is None
+    assert "rule 'history' must give true or false, but gives 7 for member etcd-1" in reason
+
+
+def test_a_compaction_rule_that_cannot_be_evaluated_says_nothing_and_names_the_member():
+    rule = 'abs(name) > `1`'
+    due, reason = rules.compact_verdict(member(reachable=True, history=7, keys=1), rules.compile_rule(rule), rule)
+    assert due is None
+    assert 'cannot be evaluated on member etcd-1' in reason
+
+
+def test_learners_count_for_the_compaction():
+    # Unlike the defragmentation: a learner holds the same history, and the compaction is cluster-wide.
+    expression = rules.compile_rule(DEFAULT_COMPACT_RULE)
+    assert rules.compact_verdict(member(reachable=True, is_learner=True, history=9, keys=2), expression,
+                                 DEFAULT_COMPACT_RULE) == (True, 'maintenance_compact_rule matched (history 9, keys 2)')
+
+
+def test_a_compaction_rule_over_other_fields():
+    rule = 'history > `1000` && quota_usage > `0.5`'
+    expression = rules.compile_rule(rule)
+    assert rules.compact_verdict(member(reachable=True, history=1001, quota_usage=0.6), expression, rule) == (
+        True, 'maintenance_compact_rule matched (history 1001, keys None)')
+    assert rules.compact_verdict(member(reachable=True, history=1001, quota_usage=0.4), expression, rule)[0] is False

@@ -11,7 +11,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.etcdops.etcd.plugins.module_utils import api, client, errors
+from ansible_collections.etcdops.etcd.plugins.module_utils import api, client, compaction, errors
 from ansible_collections.etcdops.etcd.plugins.module_utils.rules import DEFAULT_RULE
 from ansible_collections.etcdops.etcd.plugins.modules.etcd_defrag import Defragmenter
 from ansible_collections.etcdops.etcd.tests.unit.plugins.module_utils.recorded import RECORDED_VERSIONS
@@ -161,3 +161,48 @@ def test_a_hand_over_that_does_not_complete_is_a_timeout_and_the_leader_is_left_
     assert recorded.sent('maintenance/transfer-leadership') == [leader]
     assert recorded.sent('maintenance/defragment') == []
     assert runner.report()['stopped_at'] == leader
+
+
+# -- the compaction settled before the rule looks at the members (settled=not force) ----------------
+
+@pytest.fixture
+def slept(monkeypatch):
+    """compaction.py's sleeps, recorded instead of slept."""
+    seconds = []
+
+    class Time:
+        @staticmethod
+        def sleep(value):
+            seconds.append(value)
+
+    monkeypatch.setattr(compaction, 'time', Time)
+    return seconds
+
+
+def rpcs(recorded):
+    return [rpc for _endpoint, rpc in recorded.calls if rpc not in ('maintenance/status', 'cluster/member/list')]
+
+
+def test_with_the_rule_the_compaction_is_settled_before_the_first_turn(recorded, slept):
+    follower = recorded.urls[1]
+    result = defragmenter(recorded, [follower], force=False, compact=True, rule='db_size > `0`').run()
+    assert result['compaction']['changed'] is True and result['compaction']['settled'] is True
+    assert rpcs(recorded) == ['kv/range', 'kv/range', 'kv/compaction', 'lease/grant', 'lease/revoke',
+                              'lease/grant', 'lease/revoke', 'maintenance/defragment']
+    assert slept == [compaction.SETTLE_INTERVAL]
+    assert result['members'][0]['defragmented'] is True and recorded.leases == []
+
+
+def test_with_force_the_compaction_is_not_settled(recorded, slept):
+    follower = recorded.urls[1]
+    result = defragmenter(recorded, [follower], force=True, compact=True).run()
+    assert result['compaction']['changed'] is True and result['compaction']['settled'] is False
+    assert rpcs(recorded) == ['kv/range', 'kv/range', 'kv/compaction', 'maintenance/defragment']
+    assert slept == []
+
+
+def test_in_check_mode_nothing_is_compacted_nor_settled(recorded, slept):
+    result = defragmenter(recorded, recorded.urls[1:], check_mode=True, force=False, compact=True,
+                          rule='db_size > `0`').run()
+    assert result['compaction']['settled'] is False
+    assert recorded.sent('lease/grant') == [] and recorded.sent('kv/compaction') == [] and slept == []
