@@ -1,4 +1,6 @@
-#!/usr/bin/env python3
+# Copyright (c) etcdops contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What does a member report as its size in use right after a compaction, with and without settle?
 
 For each etcd version, on a fresh 3-member cluster (tests/utils/etcd_sandbox.py): --revisions puts of

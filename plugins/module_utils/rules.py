@@ -84,12 +84,11 @@ def compact_verdict(member, expression, rule):
     read, for example). Learners count: they hold the same history."""
     if not member['reachable']:
         return None, 'unreachable'
+    figures = '(history %s, keys %s)' % (member.get('history'), member.get('keys'))
     try:
         if rule_holds(expression, rule, member):
-            return True, 'maintenance_compact_rule matched (history %s, keys %s)' % (member.get('history'),
-                                                                                      member.get('keys'))
-        return False, 'maintenance_compact_rule did not match (history %s, keys %s)' % (member.get('history'),
-                                                                                         member.get('keys'))
+            return True, 'maintenance_compact_rule matched %s' % figures
+        return False, 'maintenance_compact_rule did not match %s' % figures
     except RuleError as exc:
         return None, str(exc)
 
