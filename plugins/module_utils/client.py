@@ -152,14 +152,14 @@ class EtcdClient:
     def member_status(self, endpoint):
         """status() plus what the member's /metrics tells: its quota (see quota) and its history
         (``compact_revision``, and ``history``: the revisions a compaction to now would drop) and
-        its number of keys (``keys``)."""
+        its number of keys (``key_count``)."""
         status = self.status(endpoint)
         metrics = self.metrics(endpoint)
         status['quota_bytes'], status['quota_source'] = self.quota(status, metrics)
         status['quota_usage'] = api.quota_usage(status['db_size'], status['quota_bytes'])
         status['compact_revision'] = api.compact_revision_from_metrics(metrics) if metrics is not None else None
         status['history'] = api.history(status['revision'], status['compact_revision'])
-        status['keys'] = api.keys_from_metrics(metrics) if metrics is not None else None
+        status['key_count'] = api.keys_from_metrics(metrics) if metrics is not None else None
         return status
 
     # -- the whole cluster in about one round trip -----------------------------------------

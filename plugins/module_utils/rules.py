@@ -27,7 +27,7 @@ DEFAULT_RULE = "quota_usage > `0.8` || (fragmentation_ratio > `0.45` && db_size_
 
 # The role's default maintenance_compact_rule: the history holds more revisions than the keyspace has
 # keys (docs/maintenance.md says why).
-DEFAULT_COMPACT_RULE = "history > keys"
+DEFAULT_COMPACT_RULE = "history > key_count"
 
 
 LEARNER_REASON = 'learner: etcd cannot defragment learners'
@@ -84,7 +84,7 @@ def compact_verdict(member, expression, rule):
     read, for example). Learners count: they hold the same history."""
     if not member['reachable']:
         return None, 'unreachable'
-    figures = '(history %s, keys %s)' % (member.get('history'), member.get('keys'))
+    figures = '(history %s, keys %s)' % (member.get('history'), member.get('key_count'))
     try:
         if rule_holds(expression, rule, member):
             return True, 'maintenance_compact_rule matched %s' % figures

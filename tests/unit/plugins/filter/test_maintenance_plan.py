@@ -73,7 +73,7 @@ def test_bad_input_is_a_filter_error():
 
 # -- whether the history is compacted first ------------------------------------------------------
 
-COMPACT_RULE = 'history > keys'
+COMPACT_RULE = 'history > key_count'
 LEARNER = 'learner: etcd cannot defragment learners'
 
 
@@ -83,7 +83,7 @@ def compact_preflight(cluster, due, keys, compact_rule=COMPACT_RULE):
     The recorded clusters' members all keep a history of 6 revisions."""
     reads = cluster.reads()
     for host, count in keys.items():
-        reads[host]['members'][0]['keys'] = count
+        reads[host]['members'][0]['key_count'] = count
     for host, verdict in due.items():
         member = reads[host]['members'][0]
         if verdict is not None:
@@ -213,7 +213,7 @@ def test_a_rule_silent_for_lack_of_metrics_compacts_nothing_and_says_why():
     result = maintenance_plan(compact_preflight(cluster, NOT_DUE, {'etcd-a': 50, 'etcd-b': None, 'etcd-c': 50}))
     assert result['compaction'] == dict(
         due=False, history=6,
-        reason="maintenance_compact_rule gave no answer: rule 'history > keys' must give true or false, but gives "
+        reason="maintenance_compact_rule gave no answer: rule 'history > key_count' must give true or false, but gives "
                "None for member %s: compare with a value, for example fragmentation_ratio > `0.45`"
                % cluster.member('etcd-b')['name'])
     assert result['decide_after_compaction'] == []

@@ -343,13 +343,13 @@ def test_bad_input_is_a_filter_error():
 
 # -- the compaction rule, evaluated on each member -------------------------------------------------
 
-DEFAULT_COMPACT_RULE = 'history > keys'
+DEFAULT_COMPACT_RULE = 'history > key_count'
 
 
 def with_keys(cluster, keys):
     """``keys`` (host -> number of keys, as /metrics gave it) in the members' status."""
     for host, count in keys.items():
-        cluster.statuses[cluster.member(host)['id']]['keys'] = count
+        cluster.statuses[cluster.member(host)['id']]['key_count'] = count
     return cluster
 
 
@@ -360,7 +360,7 @@ def test_the_compaction_rule_is_evaluated_on_each_member(version):
     cluster = with_keys(Cluster(version), {'etcd-a': 5, 'etcd-b': 6, 'etcd-c': 7})
     found = cluster.findings(compact_rule=DEFAULT_COMPACT_RULE)
     assert found['problems'] == []
-    assert [(m['host'], m['history'], m['keys'], m['compact_due'], m['compact_reason']) for m in found['members']] == [
+    assert [(m['host'], m['history'], m['key_count'], m['compact_due'], m['compact_reason']) for m in found['members']] == [
         ('etcd-a', 6, 5, True, 'maintenance_compact_rule matched (history 6, keys 5)'),
         ('etcd-b', 6, 6, False, 'maintenance_compact_rule did not match (history 6, keys 6)'),
         ('etcd-c', 6, 7, False, 'maintenance_compact_rule did not match (history 6, keys 7)')]
@@ -384,7 +384,7 @@ def test_the_compaction_rule_says_nothing_of_a_member_whose_metrics_were_not_rea
     assert [m['compact_due'] for m in found['members']] == [True, None, None]
     name = cluster.member('etcd-b')['name']
     assert found['members'][1]['compact_reason'] == (
-        "rule 'history > keys' must give true or false, but gives None for member %s: compare with a value, "
+        "rule 'history > key_count' must give true or false, but gives None for member %s: compare with a value, "
         "for example fragmentation_ratio > `0.45`" % name)
 
 

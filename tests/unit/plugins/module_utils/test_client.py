@@ -316,7 +316,7 @@ def test_keys_and_history_come_from_one_metrics_page(version):
     answer = load(version, 'status_leader')['json']
     answer['header']['revision'] = str(api.metric_value(metrics, 'etcd_debugging_mvcc_current_revision'))
     status, asked = _member_status(answer, metrics=metrics)
-    assert status['keys'] == 4
+    assert status['key_count'] == 4
     assert status['history'] == status['revision'] - api.compact_revision_from_metrics(metrics)
     # Still one read of /metrics per member.
     assert asked == ['maintenance/status', '/metrics']
@@ -327,7 +327,7 @@ def test_keys_are_null_when_the_metrics_lack_them_or_cannot_be_read(version):
     answer = load(version, 'status_leader')['json']
     for metrics in (load(version, 'metrics_quota')['body'], None):
         status, _asked = _member_status(answer, metrics=metrics)
-        assert 'keys' in status and status['keys'] is None
+        assert 'key_count' in status and status['key_count'] is None
 
 
 # -- commit_once: a lease granted and revoked through the first endpoint that answers ---------------

@@ -92,7 +92,7 @@ def test_the_verdict_of_status_and_preflight_on_each_member_without_failing_the_
 
 # -- the compaction rule -------------------------------------------------------------------------
 
-DEFAULT_COMPACT_RULE = 'history > keys'
+DEFAULT_COMPACT_RULE = 'history > key_count'
 
 
 def test_the_roles_default_compaction_rule_is_the_documented_one():
@@ -108,7 +108,7 @@ def test_the_roles_default_compaction_rule_is_the_documented_one():
 ])
 def test_the_default_compaction_rule(history, keys, expected):
     expression = rules.compile_rule(rules.DEFAULT_COMPACT_RULE)
-    due, reason = rules.compact_verdict(member(reachable=True, history=history, keys=keys), expression,
+    due, reason = rules.compact_verdict(member(reachable=True, history=history, key_count=keys), expression,
                                         rules.DEFAULT_COMPACT_RULE)
     assert due is expected
     assert reason == 'maintenance_compact_rule %s (history %d, keys %d)' % (
@@ -118,9 +118,9 @@ def test_the_default_compaction_rule(history, keys, expected):
 def test_the_compaction_verdict_of_a_member_that_did_not_answer():
     expression = rules.compile_rule(DEFAULT_COMPACT_RULE)
     # Not evaluated at all: an unreachable member has no history to compare.
-    assert rules.compact_verdict(member(reachable=False, history=None, keys=None), expression,
+    assert rules.compact_verdict(member(reachable=False, history=None, key_count=None), expression,
                                  DEFAULT_COMPACT_RULE) == (None, 'unreachable')
-    assert rules.compact_verdict(member(reachable=False, history=10, keys=1), expression,
+    assert rules.compact_verdict(member(reachable=False, history=10, key_count=1), expression,
                                  DEFAULT_COMPACT_RULE) == (None, 'unreachable')
 
 
@@ -128,23 +128,23 @@ def test_the_compaction_verdict_of_a_member_that_did_not_answer():
 def test_the_compaction_rule_says_nothing_where_the_metrics_were_not_read(history, keys):
     # keys and history come from /metrics: null where it could not be read, and null > null is no boolean.
     expression = rules.compile_rule(DEFAULT_COMPACT_RULE)
-    due, reason = rules.compact_verdict(member(reachable=True, history=history, keys=keys), expression,
+    due, reason = rules.compact_verdict(member(reachable=True, history=history, key_count=keys), expression,
                                         DEFAULT_COMPACT_RULE)
     assert due is None
-    assert reason == ("rule 'history > keys' must give true or false, but gives None for member etcd-1: compare "
+    assert reason == ("rule 'history > key_count' must give true or false, but gives None for member etcd-1: compare "
                       "with a value, for example fragmentation_ratio > `0.45`")
 
 
 def test_a_compaction_rule_that_gives_no_boolean_says_nothing():
     expression = rules.compile_rule('history')
-    due, reason = rules.compact_verdict(member(reachable=True, history=7, keys=1), expression, 'history')
+    due, reason = rules.compact_verdict(member(reachable=True, history=7, key_count=1), expression, 'history')
     assert due is None
     assert "rule 'history' must give true or false, but gives 7 for member etcd-1" in reason
 
 
 def test_a_compaction_rule_that_cannot_be_evaluated_says_nothing_and_names_the_member():
     rule = 'abs(name) > `1`'
-    due, reason = rules.compact_verdict(member(reachable=True, history=7, keys=1), rules.compile_rule(rule), rule)
+    due, reason = rules.compact_verdict(member(reachable=True, history=7, key_count=1), rules.compile_rule(rule), rule)
     assert due is None
     assert 'cannot be evaluated on member etcd-1' in reason
 
@@ -152,7 +152,7 @@ def test_a_compaction_rule_that_cannot_be_evaluated_says_nothing_and_names_the_m
 def test_learners_count_for_the_compaction():
     # Unlike the defragmentation: a learner holds the same history, and the compaction is cluster-wide.
     expression = rules.compile_rule(DEFAULT_COMPACT_RULE)
-    assert rules.compact_verdict(member(reachable=True, is_learner=True, history=9, keys=2), expression,
+    assert rules.compact_verdict(member(reachable=True, is_learner=True, history=9, key_count=2), expression,
                                  DEFAULT_COMPACT_RULE) == (True, 'maintenance_compact_rule matched (history 9, keys 2)')
 
 
