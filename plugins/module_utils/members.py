@@ -46,8 +46,8 @@ UNREACHABLE = {
 # The keys of a member's status (EtcdClient.member_status) that its entry carries.
 STATUS_FIELDS = ('endpoint', 'version', 'db_size', 'db_size_in_use', 'db_size_free', 'fragmentation_ratio',
                  'quota_bytes', 'quota_source', 'quota_usage', 'raft_term', 'raft_index',
-                 'raft_applied_index', 'revision', 'compact_revision', 'history', 'key_count', 'errors', 'storage_version',
-                 'downgrade_info')
+                 'raft_applied_index', 'revision', 'compact_revision', 'history', 'key_count', 'errors',
+                 'storage_version', 'downgrade_info')
 
 
 def member_entry(member, status, alarms, leader):

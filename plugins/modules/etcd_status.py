@@ -277,7 +277,8 @@ members:
       description: >-
         How many keys the member holds (C(etcd_debugging_mvcc_keys_total) on its C(/metrics), which etcd 3.4
         to 3.7 have); null when unreachable or when C(/metrics) cannot be read or lacks it. The default
-        compaction rule of the role etcdops.etcd.maintenance compares RV(members[].history) with it (C(history > key_count)).
+        compaction rule of the role etcdops.etcd.maintenance compares RV(members[].history) with it
+        (C(history > key_count)).
       type: int
       sample: 1204
     storage_version:

@@ -360,7 +360,8 @@ def test_the_compaction_rule_is_evaluated_on_each_member(version):
     cluster = with_keys(Cluster(version), {'etcd-a': 5, 'etcd-b': 6, 'etcd-c': 7})
     found = cluster.findings(compact_rule=DEFAULT_COMPACT_RULE)
     assert found['problems'] == []
-    assert [(m['host'], m['history'], m['key_count'], m['compact_due'], m['compact_reason']) for m in found['members']] == [
+    assert [(m['host'], m['history'], m['key_count'], m['compact_due'], m['compact_reason'])
+            for m in found['members']] == [
         ('etcd-a', 6, 5, True, 'maintenance_compact_rule matched (history 6, keys 5)'),
         ('etcd-b', 6, 6, False, 'maintenance_compact_rule did not match (history 6, keys 6)'),
         ('etcd-c', 6, 7, False, 'maintenance_compact_rule did not match (history 6, keys 7)')]
