@@ -80,11 +80,9 @@ class AutoTransport:
             else:
                 if first is not None:
                     yield first
-                    for message in stream:
-                        yield message
+                    yield from stream
                 return
-        for message in self.grpc.stream(endpoint, rpc, body, timeout=timeout):
-            yield message
+        yield from self.grpc.stream(endpoint, rpc, body, timeout=timeout)
 
     def get_text(self, endpoint, path, timeout=None, limit=4 * 1024 * 1024):
         return self.http.get_text(endpoint, path, timeout=timeout, limit=limit)

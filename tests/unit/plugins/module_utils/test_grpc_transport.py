@@ -170,7 +170,7 @@ def test_rpc_errors_are_typed_like_the_gateways(code, details, kind):
     error = classify_rpc_error(E, code, details, timeout=10, sent_cert=True)
     assert error.kind == kind
     assert error.message.startswith(E + ': ')
-    assert type(error) is not errors.EtcdError
+    assert error.__class__ is not errors.EtcdError
 
 
 def test_a_failed_handshake_without_a_client_certificate_asks_for_one():
