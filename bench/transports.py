@@ -247,8 +247,8 @@ class Bench:
         self.log.write('$ %s\n%s%s\n' % (' '.join(argv), proc.stdout[-4000:], proc.stderr[-4000:]))
         self.log.flush()
         if proc.returncode != 0:
-            raise RuntimeError('%s failed (exit %d): %s' % (what, proc.returncode,
-                                                              (proc.stderr or proc.stdout).strip()[-1500:]))
+            output = (proc.stderr or proc.stdout).strip()[-1500:]
+            raise RuntimeError('%s failed (exit %d): %s' % (what, proc.returncode, output))
         return proc.stdout
 
     def snapshot_path(self):
@@ -436,8 +436,8 @@ def main(argv=None):
     versions = [v.strip() for v in args.versions.split(',') if v.strip()]
     need = 3 * 2 * args.mb * 1e6 + 2 * args.mb * 1e6  # db + WAL per member, two snapshot files
     free = shutil.disk_usage(tempfile.gettempdir()).free
-    packages = ', '.join('%s %s' % (name, package_version(name)) for name in ('ansible-core', 'etcd3', 'grpcio',
-                                                                             'protobuf'))
+    packages = ', '.join('%s %s' % (name, package_version(name))
+                         for name in ('ansible-core', 'etcd3', 'grpcio', 'protobuf'))
     commit = subprocess.run(['git', '-C', str(ROOT), 'log', '-1', '--format=%h'], capture_output=True, text=True,
                             check=False).stdout.strip()
     print('collection %s (%s); %s; etcd %s; %d MB live; %d repetitions; needs about %.1f GB in %s (%.1f GB free); '
