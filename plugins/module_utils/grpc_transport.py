@@ -229,6 +229,10 @@ def classify_rpc_error(endpoint, code_name, details, timeout=None, sent_cert=Fal
             return errors.EtcdClientCertError(endpoint, 'the server refused the TLS handshake (gRPC: %s)' % details)
         if 'handshake' in lowered or 'ssl' in lowered:
             return errors.EtcdTLSError(endpoint, 'TLS failure (gRPC: %s)' % details)
+        if 'failed parsing http/2' in lowered or 'expected settings frame' in lowered:
+            # Something answers there, but not with HTTP/2: not etcd's client port.
+            return errors.EtcdNotEtcdError(endpoint, 'the endpoint answered, but not with HTTP/2 as etcd\'s gRPC '
+                                           'port does (gRPC: %s)' % details)
         if 'connection refused' in lowered:
             return errors.EtcdConnectionError(endpoint, 'connection refused (gRPC)')
         if details.startswith('etcdserver:'):
@@ -338,7 +342,9 @@ class GrpcTransport:
         error = classify_rpc_error(endpoint, getattr(code, 'name', None), details, timeout=timeout,
                                    sent_cert=bool(self.cert))
         if isinstance(error, errors.EtcdAuthError) and not self.user:
-            error.remedy = _CN_NOT_A_USER if self.cert else _AUTH_NEEDED
+            # "user name not found": etcd took the certificate's CommonName as the user, and has none such;
+            # "user name is empty": the certificate has no CommonName.
+            error.remedy = _CN_NOT_A_USER if self.cert and 'not found' in error.detail else _AUTH_NEEDED
         if getattr(code, 'value', None):
             error.code = code.value[0]
         return error

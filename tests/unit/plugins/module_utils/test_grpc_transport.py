@@ -156,7 +156,7 @@ def test_recorded_hashkv_over_grpc_reads_as_through_the_gateway(version):
     ('UNAVAILABLE', 'failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:1: Failed to '
                     'connect to remote host: Connection refused', 'unreachable'),
     ('UNAVAILABLE', 'failed to connect to all addresses; last error: UNAVAILABLE: ipv4:127.0.0.1:34013: Failed '
-                    'parsing HTTP/2 (Expected SETTINGS frame as the first frame, got frame type 79)', 'unreachable'),
+                    'parsing HTTP/2 (Expected SETTINGS frame as the first frame, got frame type 79)', 'not_etcd'),
     ('UNAVAILABLE', 'failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:37187: Tls handshake '
                     'failed (TSI_PROTOCOL_FAILURE): SSL_ERROR_SSL: error:1000007d:SSL routines:OPENSSL_internal:'
                     'CERTIFICATE_VERIFY_FAILED: unable to get local issuer certificate', 'tls'),
