@@ -77,10 +77,26 @@ options:
         members the endpoints reach; the full member list is still read.
     type: bool
     default: true
+  transport:
+    description:
+      - How the calls reach etcd. V(http) is etcd's JSON gateway (C(POST /v3/...)), which needs
+        nothing beyond Python and ansible-core on the host that runs the module.
+      - V(grpc) is etcd's gRPC API through the C(etcd3) package, for members started with
+        C(--enable-grpc-gateway=false), and for a client certificate whose CommonName is the etcd
+        user (auth on), which the gateway refuses. It needs C(etcd3), C(grpcio) and C(protobuf) on
+        that host (the collection's C(requirements.txt)); protobuf's pure-Python implementation is
+        selected for it. It refuses a password over plaintext (C(http://)) endpoints, and
+        O(validate_certs=false).
+      - V(auto) uses the gateway, and gRPC for each member whose gateway is off or refuses the
+        client certificate's CommonName. Results and errors are the same on both transports.
+      - The environment variable E(ETCDOPS_TRANSPORT) sets it when the task does not.
+    type: str
+    choices: [auto, http, grpc]
+    default: auto
 notes:
   - The modules speak etcd's v3 API through its JSON gateway (C(POST /v3/...)), enabled by default
-    in etcd 3.4 to 3.7 (C(--enable-grpc-gateway)). Nothing needs installing on the host that runs
-    them beyond Python and ansible-core.
+    in etcd 3.4 to 3.7 (C(--enable-grpc-gateway)), or over gRPC (O(transport)). Through the gateway
+    nothing needs installing on the host that runs them beyond Python and ansible-core.
   - Integration-tested against etcd 3.4.23, the newest 3.5 of Debian (3.5.30), 3.6.16 and 3.7.3;
     3.5.1 on request. etcd 3.6 and later fields (C(dbSizeQuota), C(storageVersion), C(downgradeInfo))
     are read when present.

@@ -59,7 +59,8 @@ def run_concurrently(calls):
 
 
 class EtcdClient:
-    """Cluster-level operations over a transport (see gateway.GatewayTransport)."""
+    """Cluster-level operations over a transport (transport.build_transport: the JSON gateway,
+    gRPC, or the gateway with gRPC where it cannot serve)."""
 
     def __init__(self, transport, endpoints, quota_bytes=None, discover=True):
         tls = bool(getattr(transport, 'cacert', None) or getattr(transport, 'cert', None))
@@ -317,8 +318,10 @@ class EtcdClient:
         size = 0
         tail = b''
         for message in self.transport.stream(endpoint, 'maintenance/snapshot', {}, timeout=timeout):
+            blob = api.field(message, 'blob') or b''
             try:
-                chunk = base64.b64decode(api.field(message, 'blob') or '', validate=True)
+                # The gateway sends base64 text, gRPC the bytes themselves.
+                chunk = blob if isinstance(blob, bytes) else base64.b64decode(blob, validate=True)
             except (binascii.Error, ValueError) as exc:
                 raise errors.EtcdSnapshotError(endpoint, 'the snapshot stream holds invalid base64 (%s)' % exc) from exc
             # Hold back the last 32 bytes seen: they are the digest if the stream ends here.

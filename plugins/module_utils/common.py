@@ -22,7 +22,7 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 from ansible_collections.etcdops.etcd.plugins.module_utils.client import EtcdClient
 from ansible_collections.etcdops.etcd.plugins.module_utils.errors import EtcdError
-from ansible_collections.etcdops.etcd.plugins.module_utils.gateway import GatewayTransport
+from ansible_collections.etcdops.etcd.plugins.module_utils.transport import TRANSPORTS, build_transport
 
 DEFAULT_ENDPOINT = 'http://127.0.0.1:2379'
 
@@ -39,6 +39,8 @@ def connection_argument_spec():
         validate_certs=dict(type='bool', default=True),
         timeout=dict(type='int', default=10),
         discover=dict(type='bool', default=True),
+        transport=dict(type='str', choices=list(TRANSPORTS), default='auto',
+                       fallback=(env_fallback, ['ETCDOPS_TRANSPORT'])),
     )
 
 
@@ -90,7 +92,8 @@ class EtcdModule(AnsibleModule):
         if problems:
             self.fail_json(msg='; '.join(problems))
         user, password = self.credentials()
-        transport = GatewayTransport(
+        transport = build_transport(
+            self.params['transport'],
             cacert=self.params['cacert'], cert=self.params['cert'], key=self.params['key'],
             user=user, password=password, validate_certs=self.params['validate_certs'],
             timeout=self.params['timeout'])

@@ -106,8 +106,26 @@ class EtcdNotLeaderError(EtcdError):
 
 class EtcdGatewayDisabledError(EtcdError):
     kind = 'gateway_disabled'
-    remedy = ('The JSON gateway answered 404: enable it on the member (--enable-grpc-gateway, on by default; '
-              'enable-grpc-gateway: true in its config file); this collection talks to etcd through it only')
+    remedy = ('The member\'s JSON gateway is off (--enable-grpc-gateway=false): use transport=grpc or auto '
+              '(the default), which need the Python packages %s on the host that runs the module, or enable '
+              'the gateway' % 'etcd3, grpcio and protobuf')
+
+
+class EtcdGrpcUnavailableError(EtcdError):
+    """The gRPC transport cannot be used on this host: etcd3 (or what it needs) cannot be imported."""
+
+    kind = 'grpc_unavailable'
+    remedy = ('Install the gRPC transport\'s Python packages on the host that runs the module: '
+              'python3 -m pip install etcd3==0.12.0 "grpcio>=1.62,<2" "protobuf>=4.21,<8" '
+              '(or the collection\'s requirements.txt), or use transport=http')
+
+
+class EtcdInsecureCredentialsError(EtcdError):
+    """A password would travel over a plaintext gRPC connection."""
+
+    kind = 'insecure_credentials'
+    remedy = ('Use TLS for a password over gRPC: an https:// endpoint and cacert (ETCDCTL_CACERT); '
+              'gRPC clients, etcd\'s own included, send credentials only over TLS')
 
 
 class EtcdSnapshotError(EtcdError):

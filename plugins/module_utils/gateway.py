@@ -10,8 +10,9 @@ Private to the etcdops.etcd collection: not a public API, it may change without 
 Why the gateway: it needs nothing on the managed node beyond ansible-core (``open_url``), and
 it returns every field of the v3 API (``dbSizeInUse``, ``raftAppliedIndex``, ``isLearner``,
 ``errors``), which the Python gRPC clients drop. Responses are proto3 JSON, the same shape a
-gRPC transport gets from ``MessageToDict``: ``api.py`` normalises that shape, so a second
-transport only has to implement ``call``, ``get_text`` and ``stream``.
+gRPC transport gets from ``MessageToDict``: ``api.py`` normalises that shape, so the gRPC
+transport (grpc_transport.py) only implements ``call`` and ``stream``, and reads ``/metrics`` through
+this one (``get_text``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -105,10 +106,21 @@ def classify_error_body(endpoint, http_status, body):
     if http_status == 404 and message.strip().lower() == 'not found':
         # 3.5.30's gateway answers an RPC it lacks with {"code":5,"message":"Not Found"}.
         return None
+    return classify_message(endpoint, message, code=code, http_status=http_status)
+
+
+def classify_message(endpoint, message, code=None, http_status=None):
+    """The typed error for one of etcd's error messages, whatever the transport that carried it
+    (pure: unit-tested). etcd's messages are the same over gRPC and through the gateway."""
     cls = _match(message) or errors.EtcdAPIError
     if cls is errors.EtcdAuthError and any(needle in message for needle in _NO_USER_MESSAGES):
         return cls(endpoint, message, code=code, http_status=http_status, remedy=_AUTH_NEEDED)
     return cls(endpoint, message, code=code, http_status=http_status)
+
+
+def is_known_message(message):
+    """Whether ``message`` is one of the etcd errors that have a class of their own."""
+    return _match(message) is not None
 
 
 def classify_404(endpoint, body, is_etcd, rpc=None):

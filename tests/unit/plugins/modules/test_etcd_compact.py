@@ -25,7 +25,7 @@ from ansible_collections.etcdops.etcd.tests.unit.plugins.module_utils.test_clust
 def recorded(request, monkeypatch):
     """The transport every EtcdModule of the test builds; compaction.py's sleeps recorded in its calls."""
     cluster = RecordedCluster(request.param)
-    monkeypatch.setattr(common, 'GatewayTransport', lambda **_options: cluster)
+    monkeypatch.setattr(common, 'build_transport', lambda _kind, **_options: cluster)
 
     class Time:
         @staticmethod
