@@ -310,9 +310,11 @@ class EtcdClient:
     def snapshot(self, endpoint, out, timeout=None):
         """Stream one member's snapshot into the binary file object ``out``.
 
-        etcd sends the database file followed by the 32-byte SHA-256 of it; only the file is
-        written, and the digest is checked. Returns ``{'size', 'sha256'}``; raises
-        EtcdSnapshotError when the digest is missing or does not match.
+        etcd sends the database file followed by the 32-byte SHA-256 of it. The digest is checked and
+        written too, as ``etcdctl snapshot save`` writes it: ``etcdutl snapshot restore`` refuses a file
+        without it ("snapshot missing hash") unless told ``--skip-hash-check``. Returns ``{'size'}``
+        (the file's bytes, digest included) and ``{'sha256'}`` (of the database, the file's last 32
+        bytes); raises EtcdSnapshotError when the digest is missing or does not match.
         """
         digest = hashlib.sha256()
         size = 0
@@ -336,7 +338,8 @@ class EtcdClient:
                                                      'SHA-256' % (size + len(tail)))
         if tail != digest.digest():
             raise errors.EtcdSnapshotError(endpoint, 'the snapshot does not match its SHA-256 (%d bytes)' % size)
-        return {'size': size, 'sha256': digest.hexdigest()}
+        out.write(tail)
+        return {'size': size + len(tail), 'sha256': digest.hexdigest()}
 
     def leader_status(self, cluster):
         """A fresh status of the current leader, following a leadership change once."""

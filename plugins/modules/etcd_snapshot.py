@@ -18,6 +18,9 @@ description:
   - The snapshot is written to a temporary file next to its final name, checked against the
     SHA-256 that etcd appends to the stream, synced to disk, made mode 0600, and only then renamed
     into place. A snapshot that fails the check is deleted, never left under a snapshot's name.
+  - The file is what C(etcdctl snapshot save) writes - the database followed by its 32-byte SHA-256,
+    which C(etcdutl snapshot restore) checks. Files written by earlier development versions of this
+    collection lack the digest and need C(etcdutl snapshot restore --skip-hash-check).
   - Files are named C(<prefix><cluster id>-<UTC time>-r<revision>.db), for example
     C(etcd-snapshot-cdf818194e3a8c32-20261123T203000.123Z-r10734.db), with the cluster id as the
     16 hexadecimal digits C(etcdctl) prints, the UTC time to the millisecond when the snapshot began,
@@ -98,7 +101,8 @@ path:
   type: str
   sample: /var/backups/etcd/etcd-snapshot-cdf818194e3a8c32-20261123T203000.123Z-r10734.db
 size:
-  description: Size of the snapshot file in bytes (null in check mode).
+  description:
+    - Size of the snapshot file in bytes - the database and the 32-byte SHA-256 after it (null in check mode).
   returned: success
   type: int
   sample: 52428800
@@ -108,7 +112,9 @@ revision:
   type: int
   sample: 10734
 sha256:
-  description: SHA-256 of the snapshot file, as etcd sent it and as verified (null in check mode).
+  description:
+    - SHA-256 of the database in the snapshot file (all but its last 32 bytes, which hold this digest),
+      as etcd sent it and as verified (null in check mode).
   returned: success
   type: str
   sample: 2fef92b78c1b005c93be33b648815ac13c988b6aa961dda812233e2a99bba262

@@ -83,11 +83,19 @@ def _snapshot(messages):
 
 
 @pytest.mark.parametrize('chunk', [1, 5, 31, 32, 33, 4096])
-def test_snapshot_writes_the_db_without_its_digest_and_checks_it(chunk):
+def test_snapshot_writes_the_db_and_its_digest_as_etcdctl_does_and_checks_it(chunk):
     payload = bytes(range(256)) * 3
-    result, written = _snapshot(_snapshot_messages(payload, hashlib.sha256(payload).digest(), chunk))
-    assert written == payload
-    assert result == {'size': len(payload), 'sha256': hashlib.sha256(payload).hexdigest()}
+    digest = hashlib.sha256(payload).digest()
+    result, written = _snapshot(_snapshot_messages(payload, digest, chunk))
+    assert written == payload + digest
+    assert result == {'size': len(payload) + 32, 'sha256': hashlib.sha256(payload).hexdigest()}
+
+
+def test_snapshot_over_grpc_takes_the_blobs_as_bytes():
+    payload = b'bolt' * 100
+    data = payload + hashlib.sha256(payload).digest()
+    result, written = _snapshot([{'blob': data[i:i + 64]} for i in range(0, len(data), 64)])
+    assert written == data and result['size'] == len(data)
 
 
 def test_snapshot_with_a_wrong_digest_is_refused():

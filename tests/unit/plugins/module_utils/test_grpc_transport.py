@@ -260,10 +260,10 @@ class Recording:
 A, B = 'http://a:2379', 'http://b:2379'
 
 
-def auto(http_script, monkeypatch, grpc_error=None):
+def auto(http_script, monkeypatch, grpc_error=None, grpc_script=None):
     monkeypatch.setattr('ansible_collections.etcdops.etcd.plugins.module_utils.transport.grpc_import_error',
                         lambda: grpc_error)
-    http, grpc = Recording('http', http_script), Recording('grpc', {})
+    http, grpc = Recording('http', http_script), Recording('grpc', grpc_script or {})
     return AutoTransport(http, grpc), http, grpc
 
 
@@ -303,10 +303,45 @@ def test_auto_does_not_hide_other_failures_behind_grpc(monkeypatch, error):
     assert grpc.calls == []
 
 
-def test_auto_restarts_a_refused_stream_over_grpc(monkeypatch):
-    transport, _http, _grpc = auto({A: errors.EtcdGatewayDisabledError(A, 'HTTP 404')}, monkeypatch)
-    assert [m['blob'] for m in transport.stream(A, 'maintenance/snapshot')] == ['grpc', 'grpc']
+def test_auto_takes_snapshots_over_grpc_where_etcd3_imports(monkeypatch):
+    transport, http, _grpc = auto({}, monkeypatch)
+    assert [m['blob'] for m in transport.stream(B, 'maintenance/snapshot')] == ['grpc', 'grpc']
+    assert http.calls == []
+    # Every other call stays on the gateway.
+    assert transport.call(B, 'maintenance/status') == {'from': 'http'}
+
+
+def test_auto_takes_snapshots_through_the_gateway_without_etcd3(monkeypatch):
+    transport, _http, grpc = auto({}, monkeypatch, grpc_error='cannot import etcd3')
     assert [m['blob'] for m in transport.stream(B, 'maintenance/snapshot')] == ['http', 'http']
+    assert grpc.calls == []
+
+
+@pytest.mark.parametrize('refusal', [errors.EtcdInsecureCredentialsError(B, 'password over http://'),
+                                     errors.EtcdTLSError(B, 'validate_certs=false is not available'),
+                                     errors.EtcdConnectionError(B, 'Failed parsing HTTP/2')])
+def test_auto_falls_back_to_the_gateway_when_grpc_refuses_a_snapshot_before_it_starts(monkeypatch, refusal):
+    transport, http, _grpc = auto({}, monkeypatch, grpc_script={B: refusal})
+    assert [m['blob'] for m in transport.stream(B, 'maintenance/snapshot')] == ['http', 'http']
+    assert http.calls == [(B, 'maintenance/snapshot')]
+
+
+def test_auto_does_not_wait_twice_for_a_snapshot_that_timed_out_over_grpc(monkeypatch):
+    transport, http, _grpc = auto({}, monkeypatch, grpc_script={B: errors.EtcdTimeoutError(B, 'stalled')})
+    with pytest.raises(errors.EtcdTimeoutError):
+        list(transport.stream(B, 'maintenance/snapshot'))
+    assert http.calls == []
+
+
+def test_auto_restarts_a_refused_gateway_stream_over_grpc(monkeypatch):
+    # gRPC refused first (say, a password over http://), then the gateway turns out to be off.
+    transport, _http, _grpc = auto({A: errors.EtcdGatewayDisabledError(A, 'HTTP 404')}, monkeypatch,
+                                   grpc_error='cannot import etcd3')
+    with pytest.raises(errors.EtcdGatewayDisabledError):
+        list(transport.stream(A, 'maintenance/snapshot'))
+    transport, _http, grpc = auto({A: errors.EtcdGatewayDisabledError(A, 'HTTP 404')}, monkeypatch)
+    transport._grpc_endpoints.add(A)
+    assert [m['blob'] for m in transport.stream(A, 'maintenance/snapshot')] == ['grpc', 'grpc']
 
 
 def test_build_transport_kinds():
