@@ -202,6 +202,9 @@ def test_an_rpc_the_transport_does_not_know_is_unsupported():
 # -- the etcd3 import ---------------------------------------------------------------------------------
 
 def test_the_pure_python_protobuf_is_chosen_only_before_protobuf_is_loaded(monkeypatch):
+    # The real import first, with the real environment: the calls below then find the modules loaded
+    # (this process can load protobuf only once, and the cases below hand load_grpc other environments).
+    modules()
     monkeypatch.setattr(grpc_transport, '_LOADED', {'modules': None})
     # A cached result is returned without touching the environment.
     environ = {}
