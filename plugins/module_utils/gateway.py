@@ -159,6 +159,20 @@ def _classify_tls(endpoint, exc):
     return errors.EtcdTLSError(endpoint, 'TLS failure (%s)' % reason)
 
 
+# The TLS, auth and timeout options every transport takes, held by the GatewayTransport.
+CONNECTION_OPTIONS = ('cacert', 'cert', 'key', 'user', 'password', 'validate_certs', 'timeout')
+
+
+class UsesGatewayOptions:
+    """For a transport built around a GatewayTransport ``self.http``: the connection options
+    (``CONNECTION_OPTIONS``) are read from it, so they are held in one place."""
+
+    def __getattr__(self, name):
+        if name in CONNECTION_OPTIONS:
+            return getattr(self.__dict__['http'], name)
+        raise AttributeError(name)
+
+
 class GatewayTransport:
     """Raw calls to one etcd member's JSON gateway, with authentication and typed errors."""
 

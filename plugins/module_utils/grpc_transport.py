@@ -44,6 +44,7 @@ from ansible.module_utils.six.moves.urllib.parse import urlparse
 from ansible_collections.etcdops.etcd.plugins.module_utils import errors
 from ansible_collections.etcdops.etcd.plugins.module_utils.gateway import (
     GatewayTransport,
+    UsesGatewayOptions,
     classify_message,
     is_known_message,
 )
@@ -244,21 +245,13 @@ def classify_rpc_error(endpoint, code_name, details, timeout=None, sent_cert=Fal
     return classify_message(endpoint, details or code_name)
 
 
-class GrpcTransport:
+class GrpcTransport(UsesGatewayOptions):
     """Raw calls to one etcd member's gRPC API, with authentication and typed errors; the same
     interface as gateway.GatewayTransport (``call``, ``stream``, ``get_text``)."""
 
-    def __init__(self, cacert=None, cert=None, key=None, user=None, password=None,
-                 validate_certs=True, timeout=10, http=None):
-        self.cacert = cacert
-        self.cert = cert
-        self.key = key
-        self.user = user
-        self.password = password
-        self.validate_certs = validate_certs
-        self.timeout = timeout
-        self.http = http or GatewayTransport(cacert=cacert, cert=cert, key=key, user=user, password=password,
-                                             validate_certs=validate_certs, timeout=timeout)
+    def __init__(self, http=None, **options):
+        # The connection options (cacert, user, timeout, ...) are the gateway's: UsesGatewayOptions.
+        self.http = http or GatewayTransport(**options)
         self._lock = threading.Lock()
         self._channels = {}
         self._tokens = {}

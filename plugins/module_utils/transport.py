@@ -23,7 +23,7 @@ __metaclass__ = type
 import threading
 
 from ansible_collections.etcdops.etcd.plugins.module_utils import errors
-from ansible_collections.etcdops.etcd.plugins.module_utils.gateway import GatewayTransport
+from ansible_collections.etcdops.etcd.plugins.module_utils.gateway import GatewayTransport, UsesGatewayOptions
 from ansible_collections.etcdops.etcd.plugins.module_utils.grpc_transport import GrpcTransport, grpc_import_error
 
 TRANSPORTS = ('auto', 'http', 'grpc')
@@ -32,7 +32,7 @@ TRANSPORTS = ('auto', 'http', 'grpc')
 _SWITCH_TO_GRPC = (errors.EtcdGatewayDisabledError, errors.EtcdGatewayCommonNameError)
 
 
-class AutoTransport:
+class AutoTransport(UsesGatewayOptions):
     """The gateway, and gRPC for the endpoints where the gateway cannot serve."""
 
     def __init__(self, http, grpc):
@@ -40,12 +40,6 @@ class AutoTransport:
         self.grpc = grpc
         self._grpc_endpoints = set()
         self._lock = threading.Lock()
-
-    def __getattr__(self, name):
-        # cacert, cert, user, timeout, ...: the same on both transports.
-        if name in ('cacert', 'cert', 'key', 'user', 'password', 'validate_certs', 'timeout'):
-            return getattr(self.http, name)
-        raise AttributeError(name)
 
     def used(self, endpoint):
         """'grpc' or 'http': what carries the calls to ``endpoint`` now."""
@@ -116,7 +110,7 @@ def build_transport(kind='auto', **options):
     http = GatewayTransport(**options)
     if kind == 'http':
         return http
-    grpc = GrpcTransport(http=http, **options)
+    grpc = GrpcTransport(http=http)
     if kind == 'grpc':
         return grpc
     if kind != 'auto':
