@@ -47,7 +47,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -91,25 +90,6 @@ def parse_args(argv=None):
 
 # -- clusters ---------------------------------------------------------------------------------
 
-def in_threads(function, items):
-    """function(item) for every item, each in its own thread; the first error is raised here."""
-    errors = []
-
-    def guarded(item):
-        try:
-            function(item)
-        except Exception as exc:  # noqa: BLE001 - raised again below, in the caller's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=guarded, args=(item,)) for item in items]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-
-
 LIVE_VALUE = 1024  # bytes of one live value: a small Kubernetes object (a lease, an endpoint slice)
 LIVE_PER_TXN = 64  # puts per transaction for the live data (etcd allows 128 operations per txn)
 
@@ -149,7 +129,7 @@ def load(sandbox, cluster, values, mb, live_mb=0):
         for i in range(first, mb, WRITERS):
             put(i)
 
-    in_threads(writer, range(WRITERS))
+    etcd_sandbox.in_threads(writer, range(WRITERS))
     deadline = time.monotonic() + 120
     while True:
         status = sandbox.status(cluster, client)
@@ -317,7 +297,8 @@ def repetition(args, index, procedures, values, workdir):
         names = ['c%d-%s' % (index, p.replace('+', '-')) for p in procedures]
         clusters = dict(zip(procedures, sandbox.start_clusters(['plain'] * len(procedures), names=names)))
         started = time.monotonic()
-        in_threads(lambda cluster: load(sandbox, cluster, values, args.mb, args.live_mb), clusters.values())
+        etcd_sandbox.in_threads(lambda cluster: load(sandbox, cluster, values, args.mb, args.live_mb),
+                                clusters.values())
         print('  repeat %d: %d clusters loaded with %d MiB each (%d MiB of it live) in %.1f s (etcd %s); order: %s'
               % (index + 1, len(clusters), args.mb, args.live_mb, time.monotonic() - started, sandbox.version,
                  ', '.join(order)),

@@ -50,7 +50,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -143,25 +142,6 @@ def child(argv):
 
 # -- the cluster -------------------------------------------------------------------------------
 
-def in_threads(function, items):
-    """function(item) for every item, each in its own thread; the first error is raised here."""
-    errors = []
-
-    def guarded(item):
-        try:
-            function(item)
-        except Exception as exc:  # noqa: BLE001 - raised again below, in the caller's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=guarded, args=(item,)) for item in items]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-
-
 def fill(sandbox, cluster, mb):
     """ceil(mb MB / 1 MiB) values of 1 MiB under distinct keys: all of it live, all of it in the snapshot.
     Returns the members' statuses once every member applied it all."""
@@ -181,7 +161,7 @@ def fill(sandbox, cluster, mb):
                     raise
                 time.sleep(1)
 
-    in_threads(lambda first: [put(i) for i in range(first, count, WRITERS)], range(WRITERS))
+    etcd_sandbox.in_threads(lambda first: [put(i) for i in range(first, count, WRITERS)], range(WRITERS))
     deadline = time.monotonic() + 120
     while True:
         status = sandbox.status(cluster, client)

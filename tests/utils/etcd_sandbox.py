@@ -112,6 +112,26 @@ for _minor, _pinned in go_pins().items():
     SPEC_ALIASES[_minor] = SPEC_ALIASES[_pinned] = _minor
 
 
+def in_threads(function: Any, items: Any) -> None:
+    """function(item) for every item, each in its own thread; the first error is raised here (the
+    benchmarks load their clusters with it)."""
+    errors: list[Exception] = []
+
+    def guarded(item):
+        try:
+            function(item)
+        except Exception as exc:  # noqa: BLE001 - raised again below, in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(item,)) for item in items]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
 class SandboxError(Exception):
     """Anything that keeps the sandbox from doing what was asked."""
 
