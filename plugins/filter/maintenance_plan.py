@@ -45,6 +45,18 @@ options:
         No compaction is decided then (C(compaction) is null).
     type: list
     elements: dict
+  copy_rate:
+    description:
+      - MiB of in-use data a defragmentation copies per second, for each turn's predicted stall (the role's
+        C(maintenance_copy_rate)).
+    type: float
+    default: 32.0
+  max_stall_seconds:
+    description:
+      - A turn whose predicted stall exceeds this is refused (C(refusals)), unless a compaction comes first
+        (the prediction is then an upper bound, C(stall_upper_bound)). V(0) sets no limit.
+    type: float
+    default: 0
 '''
 
 EXAMPLES = r'''
@@ -57,7 +69,9 @@ RETURN = r'''
 _value:
   description: >-
     C(decisions) (each member's C(host), C(name), C(id), C(is_leader), C(due), C(reason)), C(plan) (the due
-    ones in order), C(errors) (members the rule said nothing of), C(compaction) (C(due), C(reason), and
+    ones in order, each with its C(predicted_stall_seconds), C(copy_rate), C(copy_rate_basis), C(db_size_in_use)
+    and C(stall_upper_bound)), C(errors) (members the rule said nothing of), C(refusals) (turns whose predicted
+    stall exceeds O(max_stall_seconds), one sentence each), C(compaction) (C(due), C(reason), and
     C(history), the longest history a member reported) and C(decide_after_compaction) (hosts).
   type: dict
 '''
@@ -68,16 +82,21 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.etcdops.etcd.plugins.module_utils.findings import maintenance_plan
 
 
-def _maintenance_plan(preflight, compact=True, keep_revisions=0, earlier=None):
+def _maintenance_plan(preflight, compact=True, keep_revisions=0, earlier=None, copy_rate=32.0, max_stall_seconds=0):
     if not isinstance(preflight, dict) or not isinstance(preflight.get('members'), list):
         raise AnsibleFilterError('maintenance_plan takes a cluster preflight (preflight_findings)')
     try:
         compact, keep_revisions = boolean(compact), int(keep_revisions)
+        copy_rate, max_stall_seconds = float(copy_rate), float(max_stall_seconds or 0)
     except (TypeError, ValueError) as exc:
-        raise AnsibleFilterError('maintenance_plan: compact must be a boolean and keep_revisions an integer (%s)'
-                                 % exc) from exc
+        raise AnsibleFilterError('maintenance_plan: compact must be a boolean, keep_revisions an integer, copy_rate '
+                                 'and max_stall_seconds numbers (%s)' % exc) from exc
+    if copy_rate <= 0:
+        raise AnsibleFilterError('maintenance_plan: copy_rate must be a positive number of MiB per second, got %s'
+                                 % copy_rate)
     try:
-        return maintenance_plan(preflight, compact=compact, keep_revisions=keep_revisions, earlier=earlier)
+        return maintenance_plan(preflight, compact=compact, keep_revisions=keep_revisions, earlier=earlier,
+                                copy_rate=copy_rate, max_stall_seconds=max_stall_seconds)
     except (KeyError, TypeError) as exc:
         raise AnsibleFilterError('maintenance_plan: a member of the preflight has no %s' % exc) from exc
 

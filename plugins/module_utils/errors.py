@@ -174,6 +174,12 @@ class EtcdLeaderTransferTimeoutError(EtcdLeaderTransferError):
               'the old leader); raise wait_timeout if elections are just slow here')
 
 
+class EtcdStallLimitError(EtcdError):
+    """A member's defragmentation is predicted to block it for longer than allowed (stalls.py)."""
+
+    kind = 'stall_limit'
+
+
 class EtcdAPIError(EtcdError):
     """etcd refused the request for a reason without a class of its own."""
 

@@ -24,6 +24,12 @@ from ansible_collections.etcdops.etcd.plugins.module_utils.rules import (
     rule_problem,
     verdict,
 )
+from ansible_collections.etcdops.etcd.plugins.module_utils.stalls import (
+    DEFAULT_COPY_RATE_MIB,
+    predict_stall,
+    stall_message,
+    stall_refusal,
+)
 from ansible_collections.etcdops.etcd.plugins.module_utils.versions import version_problems
 
 
@@ -314,7 +320,8 @@ def compaction_decision(preflight, plan, compact=True, keep_revisions=0):
     return decision(False, told[0] if told else 'no maintenance_compact_rule')
 
 
-def maintenance_plan(preflight, compact=True, keep_revisions=0, earlier=None):
+def maintenance_plan(preflight, compact=True, keep_revisions=0, earlier=None, copy_rate=DEFAULT_COPY_RATE_MIB,
+                     max_stall_seconds=None):
     """What the maintenance will do to a cluster whose preflight passed: ``decisions``, each member's
     (``host``, ``name``, ``id``, ``is_leader``, ``due``, ``reason``); ``plan``, the due ones in their
     order (followers first, the leader last); ``errors``, the members nothing was decided for;
@@ -324,6 +331,11 @@ def maintenance_plan(preflight, compact=True, keep_revisions=0, earlier=None):
     ``earlier``: the decisions of the plan before the compaction, when ``preflight`` is the members'
     status after it. A member due then stays due (a compaction only frees pages); the others are
     decided on their status now.
+
+    Each turn of the plan gets its predicted stall (stalls.predict_stall, at ``copy_rate`` MiB/s) and
+    ``stall_upper_bound``: true when a compaction comes first (its size in use will shrink; etcd_defrag
+    predicts again at its turn). ``refusals``: the turns whose prediction, not an upper bound, exceeds
+    ``max_stall_seconds`` (one sentence each); the maintenance stops before any change then.
     """
     was_due = dict((d['host'], d) for d in earlier or [] if d['due'])
     decisions = []
@@ -345,8 +357,27 @@ def maintenance_plan(preflight, compact=True, keep_revisions=0, earlier=None):
         for d in decisions:
             if d['host'] in later:
                 d['reason'] = '%s before the compaction; decided again after it' % d['reason']
+    refusals = _predict_stalls(preflight, plan, bool(compaction and compaction['due']), copy_rate, max_stall_seconds)
     return dict(decisions=decisions, plan=plan, compaction=compaction, decide_after_compaction=later,
+                refusals=refusals,
                 errors=['member %s: %s' % (d['name'], d['reason']) for d in decisions if d['due'] is None])
+
+
+def _predict_stalls(preflight, plan, upper_bound, copy_rate, max_stall_seconds):
+    """Each turn's predicted stall, in place; the refusals of those over ``max_stall_seconds``."""
+    members = dict((m['host'], m) for m in preflight['members'])
+    refusals = []
+    for turn in plan:
+        member = members[turn['host']]
+        in_use = member.get('db_size_in_use')
+        if in_use is None:
+            in_use = member.get('db_size')
+        prediction = predict_stall(in_use, copy_rate)
+        turn.update(prediction, db_size_in_use=in_use, stall_upper_bound=upper_bound)
+        refusal = None if upper_bound else stall_refusal(turn['name'], in_use, prediction, max_stall_seconds)
+        if refusal is not None:
+            refusals.append(stall_message(member.get('endpoint'), refusal))
+    return refusals
 
 
 def turns_done(plan, batch, result, preflight, client_urls, check_mode=False):
@@ -375,6 +406,9 @@ def turns_done(plan, batch, result, preflight, client_urls, check_mode=False):
             leader_moved_to=defrag.get('leader_moved_to'), defragmented=not check_mode,
             db_size_before=member.get('db_size'), db_size_in_use_before=member.get('db_size_in_use'),
             db_size_after=after, reclaimed_bytes=defrag.get('reclaimed_bytes'), seconds=defrag.get('seconds'),
+            predicted_stall_seconds=defrag.get('predicted_stall_seconds'),
+            stall_seconds=defrag.get('stall_seconds'),
+            copy_rate=defrag.get('copy_rate'), copy_rate_basis=defrag.get('copy_rate_basis'),
             quota_usage_after=quota_usage(after, member.get('quota_bytes')) if after is not None else None))
     stopped = None
     if result.get('failed'):

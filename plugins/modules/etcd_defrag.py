@@ -91,7 +91,8 @@ options:
         is already compacted that far, nothing is done. A failed compaction stops the run before
         any defragmentation.
       - The compaction call is bounded by O(compact_timeout).
-      - Unless O(force=true), a compaction done is followed by two backend commits on every member
+      - Unless O(force=true) without O(max_stall_seconds), a compaction done is followed by two backend
+        commits on every member
         (a lease granted and revoked, which writes no key), so that the rule sees the space it freed;
         etcd counts it in a member's C(db_size_in_use) only at that member's next commit.
       - In check mode the rule is evaluated on the members as they are, before the compaction
@@ -112,6 +113,28 @@ options:
         take much longer than an ordinary request.
     type: int
     default: 300
+  max_stall_seconds:
+    description:
+      - Refuse a member whose defragmentation is predicted to block it for longer than this many
+        seconds (its size in use over the copy rate, see O(copy_rate)); the run stops there, before
+        anything is done to that member (or to its leadership). V(0) or unset sets no limit.
+      - In check mode with O(compact=true) the prediction is made on the size in use before the
+        compaction, an upper bound; it is then reported with a warning instead of refused.
+    type: float
+  copy_rate:
+    description:
+      - MiB of in-use data a defragmentation copies per second, assumed for a member's prediction
+        until this run (or O(measured_copy_rate)) has measured one. The default is under every rate
+        measured on the project's test machine and in field reports (docs/performance.md).
+      - Once a member of at least 64 MiB in use has been defragmented, the slowest rate measured so
+        far is used instead.
+    type: float
+    default: 32.0
+  measured_copy_rate:
+    description:
+      - The copy rate (MiB/s) measured on members defragmented by earlier runs of the same
+        maintenance (the role passes RV(measured_copy_rate) from one member's run to the next).
+    type: float
 notes:
   - Defragmenting the leader stalls lease renewals of the whole cluster for the duration; put the
     leader last in O(endpoints), and move leadership away first (O(move_leader=true)). The role
@@ -202,6 +225,30 @@ members:
       description: Duration of the defragmentation call plus the wait for the member to catch up.
       type: float
       sample: 1.52
+    stall_seconds:
+      description: >-
+        Duration of the defragmentation call alone, the time the member answered no request; null when
+        not defragmented or in check mode.
+      type: float
+      sample: 1.21
+    predicted_stall_seconds:
+      description: The stall predicted before its turn (its size in use over RV(members[].copy_rate)).
+      type: float
+      sample: 1.5
+    copy_rate:
+      description: The copy rate (MiB/s) the prediction used.
+      type: float
+      sample: 32.0
+    copy_rate_basis:
+      description: >-
+        V(measured) (the slowest rate measured on earlier members) or V(assumed) (O(copy_rate), before any
+        was measured).
+      type: str
+      sample: assumed
+    db_size_in_use_before:
+      description: Bytes in use in its database file at its turn (what a defragmentation copies).
+      type: int
+      sample: 48234496
     fragmentation_ratio:
       description: Share of free pages in its database file before.
       type: float
@@ -210,6 +257,13 @@ members:
       description: Database size divided by its quota, before.
       type: float
       sample: 0.0732
+measured_copy_rate:
+  description: >-
+    The slowest copy rate (MiB/s) measured so far, on this run's members of at least 64 MiB in use and
+    O(measured_copy_rate); null when none was measured.
+  returned: success and failure
+  type: float
+  sample: 118.4
 reclaimed_bytes:
   description: Bytes given back by all members together.
   returned: success
@@ -247,8 +301,8 @@ compaction:
       sample: true
     settled:
       description: >-
-        Every member was made to commit after the compaction, so that the rule saw the space it freed
-        (not with O(force=true), nor when etcd refused the lease).
+        Every member was made to commit after the compaction, so that the rule and the stall predictions saw
+        the space it freed (not with O(force=true) without O(max_stall_seconds), nor when etcd refused the lease).
       type: bool
       sample: true
     msg:
@@ -268,6 +322,7 @@ from ansible_collections.etcdops.etcd.plugins.module_utils.errors import (
     EtcdError,
     EtcdLeaderTransferError,
     EtcdNoLeaderError,
+    EtcdStallLimitError,
     EtcdTimeoutError,
 )
 from ansible_collections.etcdops.etcd.plugins.module_utils.leadership import LeaderError, choose, hand_over
@@ -279,6 +334,13 @@ from ansible_collections.etcdops.etcd.plugins.module_utils.rules import (
     compile_rule,
     decide,
     rule_holds,
+)
+from ansible_collections.etcdops.etcd.plugins.module_utils.stalls import (
+    DEFAULT_COPY_RATE_MIB,
+    measured_rate,
+    predict_stall,
+    slowest,
+    stall_refusal,
 )
 
 
@@ -320,14 +382,19 @@ class Defragmenter:
     def one(self, cluster, member, expression):
         entry = self.fresh(cluster, member)
         defrag, reason = decide(entry, expression, self.params['rule'], self.params['force'])
+        # What its defragmentation copies (etcd < 3.4 reports no size in use: the whole file, an upper bound).
+        in_use = entry['db_size_in_use'] if entry['db_size_in_use'] is not None else entry['db_size']
+        prediction = predict_stall(in_use, self.params['copy_rate'], self.measured_copy_rate())
         result = dict(endpoint=member['endpoint'], id=entry['id'], name=entry['name'],
                       is_leader=entry['is_leader'], defragmented=defrag, reason=reason, leader_moved_to=None,
                       db_size_before=entry['db_size'], db_size_after=None, reclaimed_bytes=None,
                       seconds=0.0, fragmentation_ratio=entry['fragmentation_ratio'],
-                      quota_usage=entry['quota_usage'])
+                      quota_usage=entry['quota_usage'], db_size_in_use_before=in_use, stall_seconds=None,
+                      **prediction)
         self.results.append(result)
         if not defrag:
             return
+        self.bound_stall(entry, in_use, prediction, result)
         if entry['is_leader'] and self.params['move_leader']:
             try:
                 cluster = self.hand_leadership_away(entry, result)
@@ -347,11 +414,29 @@ class Defragmenter:
             result['defragmented'] = True
             raise
         result['defragmented'] = True
+        result['stall_seconds'] = round(time.monotonic() - started, 3)
         after = self.client.wait_until_caught_up(member['endpoint'], self.leader_index(cluster),
                                                  self.params['wait_timeout'])
         result.update(db_size_after=after['db_size'],
                       reclaimed_bytes=max(entry['db_size'] - after['db_size'], 0),
                       seconds=round(time.monotonic() - started, 3))
+
+    def measured_copy_rate(self):
+        """The slowest copy rate measured so far: this run's members and the earlier runs'."""
+        return slowest([self.params['measured_copy_rate']]
+                       + [measured_rate(r['db_size_in_use_before'], r['stall_seconds']) for r in self.results])
+
+    def bound_stall(self, entry, in_use, prediction, result):
+        """Refuse the member (before its leadership is touched) when its predicted stall is over the limit."""
+        refusal = stall_refusal(entry['name'], in_use, prediction, self.params['max_stall_seconds'])
+        if refusal is None:
+            return
+        if self.module.check_mode and self.compaction and self.compaction['changed']:
+            self.module.warn('%s (predicted on its size in use before the compaction, which would free pages: '
+                             'an upper bound; a real run predicts again after it)' % refusal[0])
+            return
+        result['defragmented'] = False
+        raise EtcdStallLimitError(entry['endpoint'], refusal[0], remedy=refusal[1])
 
     def hand_leadership_away(self, entry, result):
         """Before the leader's defragmentation: leadership to leader_target or the best follower.
@@ -398,10 +483,11 @@ class Defragmenter:
         return self.report()
 
     def compact(self):
+        # The rule, and the stall predictions, need the freed pages counted.
+        settle = not self.params['force'] or bool(self.params['max_stall_seconds'])
         try:
             self.compaction = compact_history(self.client, self.module.check_mode, keep=self.params['keep_revisions'],
-                                              timeout=self.params['compact_timeout'],
-                                              settled=not self.params['force'])
+                                              timeout=self.params['compact_timeout'], settled=settle)
         except EtcdError as exc:
             exc.detail = 'the compaction failed, nothing was defragmented: %s' % exc.detail
             raise
@@ -411,6 +497,7 @@ class Defragmenter:
             changed=(any(r['defragmented'] or r['leader_moved_to'] for r in self.results)
                      or bool(self.compaction and self.compaction['changed'])),
             members=self.results,
+            measured_copy_rate=self.measured_copy_rate(),
             reclaimed_bytes=sum(r['reclaimed_bytes'] or 0 for r in self.results),
             compaction=self.compaction,
             stopped_at=self.stopped_at,
@@ -429,6 +516,9 @@ def main():
             compact=dict(type='bool', default=False),
             keep_revisions=dict(type='int', aliases=['compact_keep'], no_log=False),
             compact_timeout=dict(type='int', default=300),
+            max_stall_seconds=dict(type='float'),
+            copy_rate=dict(type='float', default=DEFAULT_COPY_RATE_MIB),
+            measured_copy_rate=dict(type='float'),
         ),
         quota=True,
         supports_check_mode=True,
@@ -438,6 +528,9 @@ def main():
     for name in ('defrag_timeout', 'wait_timeout', 'compact_timeout'):
         if module.params[name] <= 0:
             module.fail_json(msg='%s must be a positive number of seconds, got %d' % (name, module.params[name]))
+    for name in ('copy_rate', 'measured_copy_rate'):
+        if module.params[name] is not None and module.params[name] <= 0:
+            module.fail_json(msg='%s must be a positive number of MiB per second, got %s' % (name, module.params[name]))
     if module.params['keep_revisions'] is not None and module.params['keep_revisions'] < 0:
         module.fail_json(msg='keep_revisions must not be negative, got %d' % module.params['keep_revisions'])
 

@@ -71,6 +71,9 @@ notes:
   - The revision is the one the member reported right before the snapshot began; the snapshot holds
     that revision or a later one.
   - Restore with C(etcdutl snapshot restore).
+  - Before anything is written (in check mode too), the module fails when O(dest) (or the directory
+    it would be created in) is not writable, or its file system has less free space than the
+    member's database size.
   - Files named C(<prefix><UTC time>-r<revision>.db), without the cluster id (the names of earlier
     development versions), are neither counted nor removed; delete them when they are no longer needed.
   - A file named with the cluster id and a time to the second only,
@@ -206,6 +209,28 @@ def publish(partial, directory, name_for):
         return path
 
 
+def room_problem(dest, needed, member_name):
+    """Why ``dest`` (or, when missing, the directory it would be created in) cannot take a snapshot of about
+    ``needed`` bytes: not writable, or too little free space; None when it can. Checked before anything is
+    written, in check mode too: a snapshot that cannot fit is not started."""
+    existing = dest
+    while not os.path.isdir(existing):
+        parent = os.path.dirname(existing.rstrip(os.path.sep)) or os.path.curdir
+        if parent == existing:
+            break
+        existing = parent
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return ('cannot write the snapshot into %s: %s is not writable (a read-only file system, or its '
+                'permissions); set dest to a writable directory' % (dest, existing))
+    stats = os.statvfs(existing)
+    free = stats.f_bavail * stats.f_frsize
+    if free < needed:
+        return ('cannot write the snapshot into %s: its file system has %d bytes free, the snapshot of member %s '
+                'needs about %d (its database size); free space there or set dest to a larger file system'
+                % (dest, free, member_name, needed))
+    return None
+
+
 def save(module, client):
     params = module.params
     dest = params['dest']
@@ -229,6 +254,10 @@ def save(module, client):
         result.update(path=path, size=os.path.getsize(path), revision=snapshots[-1][1],
                       msg='the newest snapshot of cluster %s already holds revision %d' % (cluster_id, revision))
         return result
+
+    problem = room_problem(dest, member.get('db_size') or 0, member['name'])
+    if problem:
+        module.fail_json(msg=problem, **result)
 
     now = time.time()
 

@@ -96,7 +96,10 @@ def maintenance_report(preflight, cluster, mode, check_mode=False, decisions=Non
             storage_version=member.get('storage_version'), db_size=member.get('db_size'),
             db_size_in_use=member.get('db_size_in_use'), fragmentation_ratio=member.get('fragmentation_ratio'),
             quota_usage=member.get('quota_usage'), alarms=member.get('alarms') or [],
-            due=decision.get('due'), reason=decision.get('reason'))
+            due=decision.get('due'), reason=decision.get('reason'),
+            # The plan's prediction; a member's turn predicts again and says how long it was blocked.
+            predicted_stall_seconds=decision.get('predicted_stall_seconds'), stall_seconds=None,
+            stall_upper_bound=decision.get('stall_upper_bound'))
         if member['host'] in done:
             row.update(done[member['host']])
             row['db_size_in_use_after'] = None if check_mode else in_use_after.get(member['host'])

@@ -37,7 +37,10 @@ def test_followers_first_the_leader_last(version):
     assert result['plan'][-1]['is_leader'] is True
     assert result['errors'] == []
     assert [d['reason'] for d in result['decisions']] == ['rule matched'] * 3
-    assert set(result['decisions'][0]) == {'host', 'name', 'id', 'is_leader', 'due', 'reason'}
+    # A due member carries its predicted stall too.
+    assert set(result['decisions'][0]) == {'host', 'name', 'id', 'is_leader', 'due', 'reason',
+                                           'predicted_stall_seconds', 'copy_rate', 'copy_rate_basis',
+                                           'db_size_in_use', 'stall_upper_bound'}
 
 
 def test_nothing_due():
@@ -295,7 +298,11 @@ def test_after_the_compaction_the_members_due_before_stay_due_and_the_others_are
         ('etcd-a', True, 'rule matched, after the compaction'),
         ('etcd-b', True, 'rule matched'),
         ('etcd-c', False, LEARNER)]
-    assert result['decisions'][1] == before['decisions'][1]
+    # The same decision; its stall predicted again on the status after the compaction (no longer a bound).
+    stall = ('predicted_stall_seconds', 'copy_rate', 'copy_rate_basis', 'db_size_in_use', 'stall_upper_bound')
+    assert (dict((k, v) for k, v in result['decisions'][1].items() if k not in stall)
+            == dict((k, v) for k, v in before['decisions'][1].items() if k not in stall))
+    assert before['decisions'][1]['stall_upper_bound'] is True and result['decisions'][1]['stall_upper_bound'] is False
     assert [d['host'] for d in result['plan']] == ['etcd-b', 'etcd-a']
     assert result['compaction'] is None and result['decide_after_compaction'] == []
     assert result['errors'] == []
@@ -333,5 +340,57 @@ def test_an_empty_earlier_plan_is_still_the_plan_after_the_compaction():
 
 def test_the_plan_has_its_new_keys():
     result = maintenance_plan(compact_preflight(Cluster(RECORDED_VERSIONS[-1]), NOT_DUE, FEW_KEYS))
-    assert set(result) == {'decisions', 'plan', 'errors', 'compaction', 'decide_after_compaction'}
+    assert set(result) == {'decisions', 'plan', 'errors', 'compaction', 'decide_after_compaction', 'refusals'}
     assert set(result['compaction']) == {'due', 'reason', 'history'}
+
+
+def _in_use(cluster, sizes):
+    """The preflight with each host's db_size_in_use set (host -> bytes), every member due."""
+    found = preflight(cluster, dict((h, True) for h in HOSTS))
+    for member in found['members']:
+        member['db_size_in_use'] = sizes[member['host']]
+    return found
+
+
+def test_each_turn_of_the_plan_has_its_predicted_stall():
+    mib = 1 << 20
+    cluster = Cluster(RECORDED_VERSIONS[-1])
+    result = maintenance_plan(_in_use(cluster, {'etcd-a': 64 * mib, 'etcd-b': 32 * mib, 'etcd-c': 16 * mib}),
+                              compact=False, copy_rate=16, max_stall_seconds=10)
+    assert [(d['host'], d['predicted_stall_seconds'], d['copy_rate'], d['copy_rate_basis'], d['stall_upper_bound'])
+            for d in result['plan']] == [('etcd-b', 2.0, 16.0, 'assumed', False),
+                                         ('etcd-c', 1.0, 16.0, 'assumed', False),
+                                         ('etcd-a', 4.0, 16.0, 'assumed', False)]
+    assert result['refusals'] == []
+
+
+def test_a_turn_over_the_stall_limit_is_refused_naming_the_member():
+    mib = 1 << 20
+    cluster = Cluster(RECORDED_VERSIONS[-1])
+    found = _in_use(cluster, {'etcd-a': 64 * mib, 'etcd-b': 480 * mib, 'etcd-c': 16 * mib})
+    result = maintenance_plan(found, compact=False, copy_rate=32, max_stall_seconds=10)
+    member = cluster.member('etcd-b')
+    endpoint = [m for m in found['members'] if m['host'] == 'etcd-b'][0]['endpoint']
+    assert len(result['refusals']) == 1
+    assert result['refusals'][0].startswith('%s: member %s: its defragmentation would block it for about 15.0 s '
+                                            '(480 MiB in use at 32.0 MiB/s' % (endpoint, member['name']))
+    # No limit: nothing refused.
+    assert maintenance_plan(found, compact=False, max_stall_seconds=0)['refusals'] == []
+
+
+def test_before_a_compaction_the_prediction_is_an_upper_bound_and_refuses_nothing():
+    mib = 1 << 20
+    cluster = Cluster(RECORDED_VERSIONS[-1])
+    found = _in_use(cluster, {'etcd-a': 4000 * mib, 'etcd-b': 4000 * mib, 'etcd-c': 4000 * mib})
+    result = maintenance_plan(found, copy_rate=32, max_stall_seconds=10)
+    assert result['compaction']['due'] is True
+    assert [d['stall_upper_bound'] for d in result['plan']] == [True, True, True]
+    assert result['refusals'] == []
+    # After the compaction (earlier given) the prediction is no longer a bound: refused.
+    again = maintenance_plan(found, earlier=result['decisions'], copy_rate=32, max_stall_seconds=10)
+    assert len(again['refusals']) == 3 and not any(d['stall_upper_bound'] for d in again['plan'])
+
+
+def test_a_copy_rate_that_is_not_positive_is_a_filter_error():
+    with pytest.raises(AnsibleFilterError, match='copy_rate must be a positive'):
+        maintenance_plan(preflight(Cluster(RECORDED_VERSIONS[-1]), {}), copy_rate=0)

@@ -22,8 +22,13 @@ class Module:
     def __init__(self, check_mode=False, **params):
         self.check_mode = check_mode
         self.params = dict(rule=DEFAULT_RULE, force=True, defrag_timeout=60, wait_timeout=5, move_leader=True,
-                           leader_target=None, compact=False, keep_revisions=None, compact_timeout=60)
+                           leader_target=None, compact=False, keep_revisions=None, compact_timeout=60,
+                           max_stall_seconds=None, copy_rate=32.0, measured_copy_rate=None)
         self.params.update(params)
+        self.warnings = []
+
+    def warn(self, text):
+        self.warnings.append(text)
 
 
 def defragmenter(recorded, endpoints, check_mode=False, **params):
@@ -206,3 +211,52 @@ def test_in_check_mode_nothing_is_compacted_nor_settled(recorded, slept):
                           rule='db_size > `0`').run()
     assert result['compaction']['settled'] is False
     assert recorded.sent('lease/grant') == [] and recorded.sent('kv/compaction') == [] and slept == []
+
+
+def test_each_turn_predicts_its_stall_and_times_it(recorded):
+    leader, first, second = recorded.urls
+    result = defragmenter(recorded, [first, second, leader], max_stall_seconds=10).run()
+    for member in result['members']:
+        assert member['copy_rate'] == 32.0 and member['copy_rate_basis'] == 'assumed'
+        assert member['predicted_stall_seconds'] == round(member['db_size_in_use_before'] / 2.0 ** 20 / 32, 1)
+        assert member['stall_seconds'] is not None and 0 <= member['stall_seconds'] <= member['seconds']
+    # The recorded members are small (under 64 MiB in use): no rate measured on them.
+    assert result['measured_copy_rate'] is None
+
+
+def test_a_rate_measured_by_an_earlier_run_is_used_and_passed_on(recorded):
+    follower = recorded.urls[1]
+    result = defragmenter(recorded, [follower], measured_copy_rate=80.0).run()
+    member = result['members'][0]
+    assert member['copy_rate'] == 80.0 and member['copy_rate_basis'] == 'measured'
+    assert result['measured_copy_rate'] == 80.0
+
+
+def test_a_member_over_the_stall_limit_is_refused_before_its_turn_and_its_leadership_is_left(recorded):
+    leader, first, second = recorded.urls
+    # A rate so slow that every recorded member is predicted far over a 1 s limit.
+    runner = defragmenter(recorded, [leader, first], max_stall_seconds=1, copy_rate=0.0001)
+    with pytest.raises(errors.EtcdStallLimitError) as caught:
+        runner.run()
+    report = runner.report()
+    assert report['stopped_at'] == leader
+    assert [m['defragmented'] for m in report['members']] == [False]
+    assert recorded.sent('maintenance/defragment') == [] and recorded.sent('maintenance/transfer-leadership') == []
+    message = str(caught.value)
+    name = names(recorded, [leader])[0]
+    assert message.startswith(leader + ': member %s: its defragmentation would block it for about' % name)
+    assert 'at 0.0 MiB/s, assumed before any was measured' in message
+    assert 'maintenance_max_stall_seconds' in message and caught.value.kind == 'stall_limit'
+
+
+def test_in_check_mode_after_a_compaction_an_over_limit_prediction_is_a_warning(recorded, slept):
+    runner = defragmenter(recorded, recorded.urls[1:], check_mode=True, compact=True, max_stall_seconds=1,
+                          copy_rate=0.0001)
+    result = runner.run()
+    assert [m['defragmented'] for m in result['members']] == [True, True]
+    assert len(runner.module.warnings) == 2 and 'an upper bound' in runner.module.warnings[0]
+
+
+def test_with_a_stall_limit_a_forced_compaction_is_settled_for_the_predictions(recorded, slept):
+    result = defragmenter(recorded, [recorded.urls[1]], force=True, compact=True, max_stall_seconds=10).run()
+    assert result['compaction']['settled'] is True

@@ -266,3 +266,24 @@ def test_a_member_without_a_cluster_id_is_an_error_naming_it(tmp_path):
     assert raised.value.endpoint == Client.member['endpoint']
     assert 'cluster id' in raised.value.message
     assert listed(tmp_path) == []
+
+
+def test_room_for_the_snapshot_in_an_existing_or_a_missing_directory(tmp_path):
+    assert etcd_snapshot.room_problem(str(tmp_path), 1024, 'etcd-1') is None
+    # Missing: the directory it would be created in is checked.
+    assert etcd_snapshot.room_problem(str(tmp_path / 'a' / 'b'), 1024, 'etcd-1') is None
+
+
+def test_too_little_free_space_names_the_member_and_the_sizes(tmp_path):
+    stats = os.statvfs(str(tmp_path))
+    free = stats.f_bavail * stats.f_frsize
+    problem = etcd_snapshot.room_problem(str(tmp_path / 'new'), free + (1 << 30), 'etcd-2')
+    assert problem.startswith('cannot write the snapshot into %s: its file system has ' % (tmp_path / 'new'))
+    assert 'the snapshot of member etcd-2 needs about %d' % (free + (1 << 30)) in problem
+
+
+def test_a_directory_that_is_not_writable_is_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(etcd_snapshot.os, 'access', lambda path, mode: False)
+    problem = etcd_snapshot.room_problem(str(tmp_path), 1, 'etcd-1')
+    assert problem == ('cannot write the snapshot into %s: %s is not writable (a read-only file system, or its '
+                       'permissions); set dest to a writable directory' % (tmp_path, tmp_path))
