@@ -43,6 +43,8 @@ options:
   dest:
     description:
       - Directory to write the snapshot into; created with mode 0700 if missing.
+      - An existing directory keeps its mode and owner; the module warns when others may read it or
+        write to it (see the notes).
     type: path
     required: true
   prefix:
@@ -74,6 +76,11 @@ notes:
   - Before anything is written (in check mode too), the module fails when O(dest) (or the directory
     it would be created in) is not writable, or its file system has less free space than the
     member's database size.
+  - A snapshot is a full copy of the keyspace - every key and value, Kubernetes Secrets included -
+    so each file is written with mode 0600 and a missing O(dest) is created with mode 0700. The module
+    never changes the mode of a directory it did not create; when an existing O(dest) is readable
+    or writable by all users (for example mode 0755), it warns and names the fix,
+    C(chmod 0700 <dest>). See the collection's C(docs/security.md).
   - Files named C(<prefix><UTC time>-r<revision>.db), without the cluster id (the names of earlier
     development versions), are neither counted nor removed; delete them when they are no longer needed.
   - A file named with the cluster id and a time to the second only,
@@ -151,6 +158,17 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.etcdops.etcd.plugins.module_utils.common import EtcdModule
 from ansible_collections.etcdops.etcd.plugins.module_utils.errors import EtcdConnectionError, EtcdNotEtcdError
 from ansible_collections.etcdops.etcd.plugins.module_utils.members import first_reachable_member
+
+
+def dest_warning(path, mode):
+    """The warning for an existing snapshot directory of ``mode`` (st_mode) that every user may list or
+    write to; None when others may do neither (search alone, o+x, lists nothing)."""
+    if not mode & 0o006:
+        return None
+    access = ' and '.join(word for bit, word in ((0o004, 'readable'), (0o002, 'writable')) if mode & bit)
+    return ('the snapshot directory %s is %s by all users (mode %04o), and the snapshots in it hold every key '
+            'of the cluster, Kubernetes Secrets included; the module does not change the mode of a directory it '
+            'did not create: restrict it with chmod 0700 %s' % (path, access, mode & 0o7777, path))
 
 
 def snapshot_name(prefix, cluster_id, revision, now=None, counter=0):
@@ -245,6 +263,10 @@ def save(module, client):
         raise EtcdNotEtcdError(member['endpoint'],
                                'the member did not report its cluster id, which names the snapshot',
                                remedy='Point endpoints at an etcd v3 member (3.4 or later)')
+    if os.path.isdir(dest):
+        warning = dest_warning(dest, os.stat(dest).st_mode)
+        if warning:
+            module.warn(warning)
     snapshots = existing_snapshots(dest, params['prefix'], cluster_id)
     result = dict(changed=False, member=dict(id=member['id'], name=member['name'], endpoint=member['endpoint']),
                   cluster_id=cluster_id, revision=revision, size=None, sha256=None, removed=[])

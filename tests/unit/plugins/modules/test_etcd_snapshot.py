@@ -287,3 +287,49 @@ def test_a_directory_that_is_not_writable_is_named(tmp_path, monkeypatch):
     problem = etcd_snapshot.room_problem(str(tmp_path), 1, 'etcd-1')
     assert problem == ('cannot write the snapshot into %s: %s is not writable (a read-only file system, or its '
                        'permissions); set dest to a writable directory' % (tmp_path, tmp_path))
+
+
+# The snapshot directory: created private, never widened or narrowed, a warning when others may read it.
+
+@pytest.mark.parametrize('mode', [0o700, 0o750, 0o711, 0o2750])
+def test_a_directory_others_cannot_list_or_write_needs_no_warning(mode):
+    assert etcd_snapshot.dest_warning('/var/backups/etcd', 0o040000 | mode) is None
+
+
+@pytest.mark.parametrize('mode, access', [(0o755, 'readable'), (0o704, 'readable'), (0o703, 'writable'),
+                                          (0o777, 'readable and writable'), (0o1777, 'readable and writable')])
+def test_a_directory_others_may_list_or_write_is_a_warning_with_the_fix(mode, access):
+    warning = etcd_snapshot.dest_warning('/var/backups', 0o040000 | mode)
+    assert 'is %s by all users (mode %04o)' % (access, mode) in warning
+    assert 'Kubernetes Secrets' in warning
+    assert warning.endswith('chmod 0700 /var/backups')
+
+
+class Warned(Module):
+    def __init__(self, dest, **params):
+        super(Warned, self).__init__(dest, **params)
+        self.warnings = []
+
+    def warn(self, warning):
+        self.warnings.append(warning)
+
+
+def test_a_missing_directory_is_made_0700_and_the_file_0600(tmp_path, frozen):
+    module = Warned(tmp_path / 'new')
+    result = etcd_snapshot.save(module, Client())
+    assert oct(os.stat(str(tmp_path / 'new')).st_mode & 0o7777) == oct(0o700)
+    assert oct(os.stat(result['path']).st_mode & 0o7777) == oct(0o600)
+    assert module.warnings == []
+
+
+@pytest.mark.parametrize('mode, warned', [(0o700, False), (0o750, False), (0o755, True), (0o777, True)])
+def test_an_existing_directory_keeps_its_mode_and_warns_when_others_may_list_it(tmp_path, frozen, mode, warned):
+    dest = tmp_path / 'existing'
+    dest.mkdir()
+    os.chmod(str(dest), mode)
+    for check_mode in (True, False):
+        module = Warned(dest, check_mode=check_mode)
+        etcd_snapshot.save(module, Client())
+        assert oct(os.stat(str(dest)).st_mode & 0o7777) == oct(mode)
+        assert len(module.warnings) == (1 if warned else 0)
+        assert all('chmod 0700 %s' % dest in warning for warning in module.warnings)
