@@ -110,7 +110,9 @@ def maintenance_report(preflight, cluster, mode, check_mode=False, decisions=Non
         cluster=cluster,
         mode=mode,
         check_mode=bool(check_mode),
-        result=_result(mode, check_mode, failure, bool(preflight['problems']) and not results, plan, snapshot,
+        # Refused: it failed before anything changed (the preflight's problems, or the plan's refusals).
+        result=_result(mode, check_mode, failure,
+                       not results and compacted_to is None and not snapshot.get('changed'), plan, snapshot,
                        compacted_to is not None),
         failure=failure,
         problems=preflight['problems'],

@@ -149,11 +149,13 @@ fleet() {
     scenario fleet verify "$@"
 }
 
-# 8. Role variables: a wrong type and a typo fail before any etcd module runs.
+# 8. Role variables: a wrong type and a typo fail before any etcd module runs; a stall limit no member
+#    can meet (maintenance_max_stall_seconds) fails in the plan, before any change.
 argument_specs() {
     scenario argument_specs prepare "$@"
     maintain wrong_type plain -e maintenance_pause_seconds=abc "$@"
     maintain typo plain -e maintenance_snapshot_kep=3 "$@"
+    maintain stall_limit plain -e maintenance_max_stall_seconds=0.001 -e maintenance_compact=false "$@"
     scenario argument_specs verify "$@"
 }
 
