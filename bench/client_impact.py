@@ -253,9 +253,9 @@ def analyse(run):
     out = {'procedure': run['procedure'], 'wall_s': run['result'].get('seconds'),
            'error': run['result'].get('error'),
            'lost_writes': sum(s.get('lost_writes') or 0 for s in run['summaries']),
-           'readback_problems': [s['readback'].get('error') for s in run['summaries']
-                                 if s.get('readback', {}).get('error')] + [s['error'] for s in run['summaries']
-                                                                             if s.get('error')],
+           'readback_problems': ([s['readback'].get('error') for s in run['summaries']
+                                  if s.get('readback', {}).get('error')]
+                                 + [s['error'] for s in run['summaries'] if s.get('error')]),
            'acknowledged_writes': sum(s.get('acknowledged') or 0 for s in run['summaries']),
            'windows': [{'member': i, 'start_s': (a - run['started_ns']) / 1e9, 'seconds': (b - a) / 1e9}
                        for i, a, b in windows],
@@ -413,7 +413,7 @@ def main(argv=None):
     print()
     print(table(results))
     if args.json:
-        Path(args.json).write_text(json.dumps({'args': {k: v for k, v in vars(args).items()},
+        Path(args.json).write_text(json.dumps({'args': dict(vars(args)),
                                                'etcd': sandbox.version, 'results': results}, indent=1) + '\n')
     if args.plot:
         plot(runs, args.plot)
