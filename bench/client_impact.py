@@ -79,6 +79,8 @@ def parse_args(argv=None):
                         help='comma-separated subset of: %s' % ', '.join(PROCEDURES))
     parser.add_argument('--loadgen-args', default='',
                         help='extra flags for both loadgen processes (e.g. "-interval 20ms")')
+    parser.add_argument('--role-vars', type=json.loads, default={},
+                        help='JSON object of extra variables for the role (e.g. \'{"maintenance_max_stall_seconds": 30}\')')
     parser.add_argument('--json', help='write the results as JSON to this file')
     parser.add_argument('--plot', help='write a PNG of the latencies over time to this file')
     parser.add_argument('--keep', help='keep loadgen events, logs and inventories in this directory')
@@ -144,7 +146,7 @@ def run_procedure(procedure, tools, cluster, args, workdir):
     if procedure == 'etcd-defrag':
         return run_etcd_defrag(tools['etcd-defrag'], cluster, workdir, max(60, mb // 10))
     run_from = 'controller' if 'controller' in procedure else 'member'
-    return mve.run_role(cluster, False, workdir / run_from, run_from)
+    return mve.run_role(cluster, False, workdir / run_from, run_from, args.role_vars)
 
 
 # -- one procedure under load -------------------------------------------------------------------
@@ -211,6 +213,10 @@ def under_load(procedure, tools, cluster, args, workdir):
     loadgens = [start_loadgen(tools['loadgen'], cluster, pinned, workdir, extra) for pinned in (True, False)]
     time.sleep(args.baseline)
     os.sync()
+    leader = None
+    for index, status in enumerate(tools['sandbox'].status(cluster)):
+        if status.get('leader') and str(status.get('leader')) == str(status.get('header', {}).get('member_id')):
+            leader = index
     started = time.time_ns()
     result = run_procedure(procedure, tools, cluster, args, workdir)
     ended = time.time_ns()
@@ -225,7 +231,7 @@ def under_load(procedure, tools, cluster, args, workdir):
                 events.append(event)
     return {'procedure': procedure, 'result': result, 'since_ns': since, 'started_ns': started, 'ended_ns': ended,
             'stop_ns': ended + int(args.tail * 1e9), 'summaries': summaries, 'events': events,
-            'windows': defrag_windows(cluster, since), 'endpoints': cluster.endpoints}
+            'windows': defrag_windows(cluster, since), 'endpoints': cluster.endpoints, 'leader_before': leader}
 
 
 # -- analysis -----------------------------------------------------------------------------------
@@ -256,6 +262,7 @@ def analyse(run):
            'readback_problems': ([s['readback'].get('error') for s in run['summaries']
                                   if s.get('readback', {}).get('error')]
                                  + [s['error'] for s in run['summaries'] if s.get('error')]),
+           'leader_before': run['leader_before'],
            'acknowledged_writes': sum(s.get('acknowledged') or 0 for s in run['summaries']),
            'windows': [{'member': i, 'start_s': (a - run['started_ns']) / 1e9, 'seconds': (b - a) / 1e9}
                        for i, a, b in windows],
@@ -312,7 +319,8 @@ def fmt(value, spec='%.2f'):
 
 
 def table(results):
-    lines = ['| procedure | wall s | defrag windows (member: s) | acked writes / lost | failed ops (maintenance) '
+    lines = ['| procedure | wall s | defrag windows in order (member: s; * leader before) '
+             '| acked writes / lost | failed ops (maintenance) '
              '| member stall s (m0/m1/m2) | keepalive stall s: own / caused elsewhere | leases lost | '
              'put ms p50/p99/max | lin. get ms p50/p99/max | ser. get ms p50/p99/max | watch gap max s |',
              '|' + '---|' * 12]
@@ -322,7 +330,8 @@ def table(results):
         failed = '; '.join('%d %s' % (n, k) for k, n in m['failed'].items()) or '0'
         lines.append('| %s | %s | %s | %d / %d | %s | %s | %s / %s | %s | %s | %s | %s | %s |' % (
             r['procedure'], fmt(r['wall_s'], '%.1f'),
-            ', '.join('m%d: %.1f' % (w['member'], w['seconds']) for w in r['windows']) or '-',
+            ', '.join('m%d%s: %.1f' % (w['member'], '*' if w['member'] == r['leader_before'] else '', w['seconds'])
+                      for w in r['windows']) or '-',
             r['acknowledged_writes'], r['lost_writes'], failed,
             '/'.join('%.1f' % m['member_stall_s'][k] for k in sorted(m['member_stall_s'])),
             fmt(m['keepalive_stall_own_max_s']), fmt(m['keepalive_stall_elsewhere_max_s']),

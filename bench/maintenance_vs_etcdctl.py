@@ -235,7 +235,7 @@ def collection_tree(workdir):
     return tree
 
 
-def run_role(cluster, snapshot, workdir, run_from):
+def run_role(cluster, snapshot, workdir, run_from, extra_vars=None):
     name = 'role+snapshot' if snapshot else 'role'
     rundir = workdir / name.replace('+', '-')
     rundir.mkdir(parents=True, exist_ok=True)
@@ -248,6 +248,7 @@ def run_role(cluster, snapshot, workdir, run_from):
         'maintenance_snapshot': snapshot,
         'maintenance_run_from': run_from,
         'maintenance_snapshot_dir': str(rundir / 'snapshots'),
+        **(extra_vars or {}),
     }))
     env = clean_env()
     env.update(ANSIBLE_COLLECTIONS_PATH=str(collection_tree(workdir)), ANSIBLE_NOCOLOR='1',
