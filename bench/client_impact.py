@@ -80,7 +80,8 @@ def parse_args(argv=None):
     parser.add_argument('--loadgen-args', default='',
                         help='extra flags for both loadgen processes (e.g. "-interval 20ms")')
     parser.add_argument('--role-vars', type=json.loads, default={},
-                        help='JSON object of extra variables for the role (e.g. \'{"maintenance_max_stall_seconds": 30}\')')
+                        help='JSON object of extra variables for the role, e.g. '
+                             '\'{"maintenance_max_stall_seconds": 30}\'')
     parser.add_argument('--json', help='write the results as JSON to this file')
     parser.add_argument('--plot', help='write a PNG of the latencies over time to this file')
     parser.add_argument('--keep', help='keep loadgen events, logs and inventories in this directory')

@@ -165,15 +165,16 @@ class EtcdClient:
 
     # -- the whole cluster in about one round trip -----------------------------------------
 
-    def cluster_status(self):
+    def cluster_status(self, discover=None):
         """Status of every member of the cluster, fetched concurrently.
 
         Members named in ``endpoints`` are asked at that URL; the others at their first
-        advertised client URL, unless ``discover`` is off: then ``members`` holds only the members
-        the endpoints name (``member_list`` always holds all). An unreachable member is data
-        (``reachable: false``), not an error: only when no endpoint answers at all is EtcdError
-        raised (the first endpoint's).
+        advertised client URL, unless ``discover`` (the argument, else the client's) is off: then
+        ``members`` holds only the members the endpoints name (``member_list`` always holds all).
+        An unreachable member is data (``reachable: false``), not an error: only when no endpoint
+        answers at all is EtcdError raised (the first endpoint's).
         """
+        discover = self.discover if discover is None else discover
         calls = dict((('status', e), (lambda e=e: self.member_status(e))) for e in self.endpoints)
         calls[('members',)] = lambda: self._first_answer('cluster/member/list')
         results = run_concurrently(calls)
@@ -196,7 +197,7 @@ class EtcdClient:
         # Members nobody named: ask them at their advertised client URLs.
         extra = {}
         for member in members:
-            if member['id'] in answers or not self.discover:
+            if member['id'] in answers or not discover:
                 continue
             url = self._pick_client_url(member, failures)
             if url:
@@ -211,7 +212,7 @@ class EtcdClient:
         # Alarms from the statuses, not from the alarm RPC: that one is a raft proposal, so it
         # fails without quorum - just when an operator most needs this answer.
         alarms = api.alarms_from_errors([e for status in answers.values() for e in status['errors']])
-        return self._assemble(members, answers, failures, extra, alarms)
+        return self._assemble(members, answers, failures, extra, alarms, discover)
 
     def _pick_client_url(self, member, failures):
         """The URL to ask a member at: a given endpoint that failed (so the failure is shown
@@ -225,7 +226,7 @@ class EtcdClient:
                 return url.rstrip('/')
         return member['client_urls'][0].rstrip('/') if member['client_urls'] else None
 
-    def _assemble(self, members, answers, failures, extra, alarms):
+    def _assemble(self, members, answers, failures, extra, alarms, discover):
         leader = None
         for status in answers.values():
             if status['leader']:
@@ -239,7 +240,7 @@ class EtcdClient:
                 result_members.append(member_entry(member, status, member_alarms, leader))
                 continue
             endpoint = extra.get(member['id']) or self._given_endpoint_of(member, failures)
-            if endpoint is None and not self.discover:
+            if endpoint is None and not discover:
                 continue
             entry = member_entry(member, None, member_alarms, leader)
             error = failures.get(endpoint)

@@ -180,6 +180,12 @@ class EtcdStallLimitError(EtcdError):
     kind = 'stall_limit'
 
 
+class EtcdMemberDownError(EtcdError):
+    """Another voting member is down: defragmenting this one now would leave two unavailable at once."""
+
+    kind = 'member_down'
+
+
 class EtcdAPIError(EtcdError):
     """etcd refused the request for a reason without a class of its own."""
 

@@ -113,3 +113,40 @@ def first_reachable_member(cluster, endpoints):
         if member and member['reachable']:
             return member
     return None
+
+
+def voters_down(cluster, but):
+    """The voting members of a cluster_status() answer, other than the one with id ``but``, that are
+    down: not answering, without a leader, or with an error other than an alarm. Members the answer
+    does not hold (discover=false, not named) are not known and not counted."""
+    return [m for m in cluster['members'] if not m['is_learner'] and m['id'] != but and not m['healthy']]
+
+
+def _why_down(member):
+    """The first error of a member down, without the endpoint it starts with and the remedy after it
+    (the refusal says both once), or 'no leader'."""
+    errors = member.get('errors') or []
+    if not errors:
+        return 'no leader'
+    text = errors[0]
+    prefix = '%s: ' % member.get('endpoint')
+    if text.startswith(prefix):
+        text = text[len(prefix):]
+    return text.split('. ', 1)[0].rstrip('.')
+
+
+def member_down_refusal(name, down, voters):
+    """Why member ``name`` is not defragmented while the members ``down`` (voters_down) are down, in a
+    cluster of ``voters`` voting members, and what to do: ``(detail, remedy)``."""
+    quorum = voters // 2 + 1
+    left = voters - len(down) - 1
+    consequence = ('the cluster would lose its quorum (%d of %d voting members would answer, %d are needed)'
+                   % (left, voters, quorum) if left < quorum
+                   else 'one more failure would then lose the quorum')
+    which = ', '.join('%s (%s: %s)' % (m['name'], m.get('endpoint') or 'no client URL', _why_down(m)) for m in down)
+    detail = ('member %s is not defragmented while %s %s down: its defragmentation blocks it for its whole run, '
+              'so %d of the %d voting members would be unavailable at once and %s. Nothing was done to it'
+              % (name, which, 'is' if len(down) == 1 else 'are', len(down) + 1, voters, consequence))
+    remedy = ('Bring %s back (etcdops.etcd.etcd_status shows why), or remove it from the cluster (etcdctl '
+              'member remove) if it is gone for good, then run this again' % ', '.join(m['name'] for m in down))
+    return detail, remedy

@@ -24,7 +24,8 @@ description:
     for the member to apply every entry it knows to be committed.
   - Learners are skipped (etcd cannot defragment a learner).
   - Before anything changes, every named member must answer, the cluster must have a leader
-    and O(rule) must evaluate on every member; otherwise nothing is defragmented.
+    and O(rule) must evaluate on every member; otherwise nothing is defragmented. Before each
+    member's turn, every other voting member must be up (O(require_all_members)).
   - With O(compact=true) the key-value history is compacted once, after those checks and
     before the first member's turn, as M(etcdops.etcd.etcd_compact) does (physically, through
     the first member named), so that the defragmentations that follow give the pages of the old
@@ -135,6 +136,18 @@ options:
       - The copy rate (MiB/s) measured on members defragmented by earlier runs of the same
         maintenance (the role passes RV(measured_copy_rate) from one member's run to the next).
     type: float
+  require_all_members:
+    description:
+      - Before each member's defragmentation (and before its leadership is moved), every other
+        voting member of the cluster must answer and see a leader; while one is down the member is
+        refused and the run stops there, because its defragmentation blocks it, so two members would be
+        unavailable at once (in a cluster of three, no quorum). Learners are not counted.
+      - With V(true) the members not named in O(endpoints) are asked at their advertised client
+        URLs, whatever O(discover) says. With V(false) only the members this run sees are checked
+        (every member with O(discover=true), only the named ones with O(discover=false)); use it only
+        where the other members' advertised client URLs cannot be reached from this host.
+    type: bool
+    default: true
 notes:
   - Defragmenting the leader stalls lease renewals of the whole cluster for the duration; put the
     leader last in O(endpoints), and move leadership away first (O(move_leader=true)). The role
@@ -321,12 +334,18 @@ from ansible_collections.etcdops.etcd.plugins.module_utils.errors import (
     EtcdConnectionError,
     EtcdError,
     EtcdLeaderTransferError,
+    EtcdMemberDownError,
     EtcdNoLeaderError,
     EtcdStallLimitError,
     EtcdTimeoutError,
 )
 from ansible_collections.etcdops.etcd.plugins.module_utils.leadership import LeaderError, choose, hand_over
-from ansible_collections.etcdops.etcd.plugins.module_utils.members import member_by, member_entry
+from ansible_collections.etcdops.etcd.plugins.module_utils.members import (
+    member_by,
+    member_down_refusal,
+    member_entry,
+    voters_down,
+)
 from ansible_collections.etcdops.etcd.plugins.module_utils.rules import (
     DEFAULT_RULE,
     JMESPATH_IMPORT_ERROR,
@@ -395,6 +414,7 @@ class Defragmenter:
         if not defrag:
             return
         self.bound_stall(entry, in_use, prediction, result)
+        self.require_others_up(entry, result)
         if entry['is_leader'] and self.params['move_leader']:
             try:
                 cluster = self.hand_leadership_away(entry, result)
@@ -437,6 +457,19 @@ class Defragmenter:
             return
         result['defragmented'] = False
         raise EtcdStallLimitError(entry['endpoint'], refusal[0], remedy=refusal[1])
+
+    def require_others_up(self, entry, result):
+        """Refuse the member (before its leadership is touched) while another voting member is down:
+        its defragmentation would make two unavailable at once. The others are asked where the
+        endpoints name them, else at their advertised client URLs (with require_all_members)."""
+        cluster = self.client.cluster_status(discover=True if self.params['require_all_members'] else None)
+        down = voters_down(cluster, entry['id'])
+        if not down:
+            return
+        voters = len([m for m in cluster['member_list'] if not m['is_learner']])
+        detail, remedy = member_down_refusal(entry['name'], down, voters)
+        result['defragmented'] = False
+        raise EtcdMemberDownError(entry['endpoint'], detail, remedy=remedy)
 
     def hand_leadership_away(self, entry, result):
         """Before the leader's defragmentation: leadership to leader_target or the best follower.
@@ -519,6 +552,7 @@ def main():
             max_stall_seconds=dict(type='float'),
             copy_rate=dict(type='float', default=DEFAULT_COPY_RATE_MIB),
             measured_copy_rate=dict(type='float'),
+            require_all_members=dict(type='bool', default=True),
         ),
         quota=True,
         supports_check_mode=True,

@@ -1976,7 +1976,23 @@ def cmd_member(args) -> int:
     if getattr(args, "bin_dir", None) is not None:
         request["bin_dir"] = args.bin_dir
     reply = _control_request(_load_state(args.state), request)
+    if getattr(args, "wait_leader", False):
+        # The others elect a leader among themselves before this returns (bounded by _wait_ready).
+        sandbox = _attached(args)
+        cluster = sandbox._cluster(args.flavor)
+        sandbox._wait_ready(cluster, [m for i, m in enumerate(cluster.members) if i != args.index], 60)
     print(json.dumps(reply["member"]))
+    return 0
+
+
+def cmd_signal_member(args) -> int:
+    """SIGSTOP (freeze-member) or SIGCONT (thaw-member) one member: frozen, it holds its connections and
+    answers nothing, as a member on a stalled disk or a paused VM does."""
+    member = _attached(args)._cluster(args.flavor).members[args.index]
+    if not _pid_is(member.pid, member.data_dir):
+        raise SandboxError(f"member {member.name} does not run")
+    os.kill(member.pid, signal.SIGSTOP if args.command == "freeze-member" else signal.SIGCONT)
+    print(json.dumps({"member": member.name, "pid": member.pid, "signal": args.command}))
     return 0
 
 
@@ -2119,11 +2135,20 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--state", required=True)
         p.add_argument("--flavor", default="plain")
         p.add_argument("--index", type=int, required=True)
+        if name == "kill-member":
+            p.add_argument("--wait-leader", action="store_true",
+                           help="then wait until the other members agree on a leader")
         if name == "restart-member":
             p.add_argument("--bin-dir", help="run the member on this directory's etcd (another version: an upgrade "
                                              "or downgrade of one member); an empty string goes back to the "
                                              "sandbox's own version")
         p.set_defaults(func=cmd_member)
+    for name in ("freeze-member", "thaw-member"):
+        p = sub.add_parser(name, help="SIGSTOP or SIGCONT one member")
+        p.add_argument("--state", required=True)
+        p.add_argument("--flavor", default="plain")
+        p.add_argument("--index", type=int, required=True)
+        p.set_defaults(func=cmd_signal_member)
     return parser
 
 

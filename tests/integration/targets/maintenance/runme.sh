@@ -141,6 +141,27 @@ killed_mid_run_controller() {
     scenario killed_mid_run verify_rerun -e test_run=killed_mid_run_controller_rerun "$@"
 }
 
+# 6c. The leader killed after the preflight (after the first follower's turn; the two others elect a
+#     leader before the next turn starts): the second follower is refused while the old leader is down,
+#     the message names it; restarted, a rerun completes.
+leader_killed() {
+    scenario killed_mid_run prepare -e test_kill_target=leader "$@"
+    MAINTENANCE_TEST_KILL=$(cat "$work/killed_mid_run/kill.json") maintain leader_killed plain "$@"
+    scenario killed_mid_run verify_fault -e test_kill_target=leader -e test_run=leader_killed "$@"
+    maintain leader_killed_rerun plain "$@"
+    scenario killed_mid_run verify_rerun_fault -e test_run=leader_killed_rerun "$@"
+}
+
+# 6d. The second follower frozen (SIGSTOP) after the first follower's turn: its turn fails within
+#     maintenance_timeout, naming it; thawed, a rerun completes.
+frozen() {
+    scenario killed_mid_run prepare -e test_kill_target=frozen "$@"
+    MAINTENANCE_TEST_KILL=$(cat "$work/killed_mid_run/kill.json") maintain frozen plain "$@"
+    scenario killed_mid_run verify_fault -e test_kill_target=frozen -e test_run=frozen "$@"
+    maintain frozen_rerun plain "$@"
+    scenario killed_mid_run verify_rerun_fault -e test_run=frozen_rerun "$@"
+}
+
 # 7. A fleet of three clusters in one inventory, one of them with a member down, run from the controller:
 #    the other two are maintained, the broken one is not touched, the run fails.
 fleet() {
@@ -203,6 +224,6 @@ downgrade() {
 scenarios=${MAINTENANCE_TEST_SCENARIOS:-$(sed -n 's/^test_maintenance_scenarios: "\(.*\)"$/\1/p' "$vars_file")}
 
 ansible-playbook -i "$INVENTORY_PATH" -e "@$vars_file" -e "test_work_dir=$work" setup.yml "$@"
-for name in ${scenarios:-fragmented second_run history check_mode nospace member_down killed_mid_run killed_mid_run_controller fleet argument_specs playbooks mixed_versions downgrade}; do
+for name in ${scenarios:-fragmented second_run history check_mode nospace member_down killed_mid_run killed_mid_run_controller leader_killed frozen fleet argument_specs playbooks mixed_versions downgrade}; do
     "$name" "$@"
 done

@@ -91,3 +91,39 @@ def test_find_member_by_name_id_or_url_and_describe_them():
     assert members.find_member(CLUSTER['members'], 'http://b:2379/')['name'] == 'etcd-2'
     assert members.find_member(CLUSTER['members'], 'etcd-9') is None
     assert members.describe_members(CLUSTER['members'][:2]) == 'etcd-1 (0000000000000001), etcd-2 (0000000000000002)'
+
+
+def voter(name, healthy=True, learner=False):
+    return {'id': name, 'name': name, 'is_learner': learner, 'healthy': healthy, 'endpoint': 'http://%s:2379' % name,
+            'errors': [] if healthy else ['http://%s:2379: connection refused. Check that etcd runs there' % name]}
+
+
+def test_voters_down_leaves_out_the_member_itself_learners_and_those_up():
+    cluster = {'members': [voter('a', healthy=False), voter('b', healthy=False), voter('c'),
+                           voter('d', healthy=False, learner=True)]}
+    assert [m['name'] for m in members.voters_down(cluster, 'a')] == ['b']
+    assert members.voters_down({'members': [voter('a'), voter('b')]}, 'a') == []
+
+
+def test_member_down_refusal_names_the_members_down_and_the_quorum_it_would_cost():
+    detail, remedy = members.member_down_refusal('a', [voter('b', healthy=False)], 3)
+    assert detail.startswith('member a is not defragmented while b (http://b:2379: connection refused) is down')
+    assert '2 of the 3 voting members would be unavailable at once and the cluster would lose its quorum ' \
+           '(1 of 3 voting members would answer, 2 are needed)' in detail
+    assert remedy.startswith('Bring b back')
+    # Five voters, one down: the quorum holds while one is defragmented, one more failure would not.
+    detail, _remedy = members.member_down_refusal('a', [voter('b', healthy=False)], 5)
+    assert 'one more failure would then lose the quorum' in detail
+    detail, _remedy = members.member_down_refusal('a', [voter('b', healthy=False), voter('c', healthy=False)], 5)
+    assert 'while b (http://b:2379: connection refused), c (http://c:2379: connection refused) are down' in detail
+
+
+def test_member_down_refusal_says_why_without_the_remedy_of_the_error_or_its_endpoint_twice():
+    no_leader = dict(voter('b', healthy=False), errors=[])
+    detail, _remedy = members.member_down_refusal('a', [no_leader], 3)
+    assert 'while b (http://b:2379: no leader) is down' in detail
+    timed_out = dict(voter('b', healthy=False), errors=['http://b:2379: no answer within 5 seconds (timed out). '
+                                                        'The member did not answer in time'])
+    detail, _remedy = members.member_down_refusal('a', [timed_out], 3)
+    assert 'while b (http://b:2379: no answer within 5 seconds (timed out)) is down' in detail
+    assert 'did not answer in time' not in detail

@@ -23,7 +23,8 @@ class Module:
         self.check_mode = check_mode
         self.params = dict(rule=DEFAULT_RULE, force=True, defrag_timeout=60, wait_timeout=5, move_leader=True,
                            leader_target=None, compact=False, keep_revisions=None, compact_timeout=60,
-                           max_stall_seconds=None, copy_rate=32.0, measured_copy_rate=None)
+                           max_stall_seconds=None, copy_rate=32.0, measured_copy_rate=None,
+                           require_all_members=True)
         self.params.update(params)
         self.warnings = []
 
@@ -260,3 +261,56 @@ def test_in_check_mode_after_a_compaction_an_over_limit_prediction_is_a_warning(
 def test_with_a_stall_limit_a_forced_compaction_is_settled_for_the_predictions(recorded, slept):
     result = defragmenter(recorded, [recorded.urls[1]], force=True, compact=True, max_stall_seconds=10).run()
     assert result['compaction']['settled'] is True
+
+
+# -- another voting member down: no member is defragmented while one is down --------------------------
+
+@pytest.mark.parametrize('require_all_members', [True, False])
+def test_a_member_is_refused_while_another_is_down_even_one_not_named(recorded, require_all_members):
+    leader, first, second = recorded.urls
+    recorded.down.add(second)
+    runner = defragmenter(recorded, [first, leader], require_all_members=require_all_members)
+    if not require_all_members:
+        # Only the named members are seen (discover=false): the one down is not known.
+        runner.run()
+        assert recorded.sent('maintenance/defragment') == [first, leader]
+        return
+    with pytest.raises(errors.EtcdMemberDownError) as raised:
+        runner.run()
+    down_name = names(recorded, [second])[0]
+    assert raised.value.kind == 'member_down' and raised.value.endpoint == first
+    message = raised.value.message
+    assert message.startswith(first + ': member %s is not defragmented while %s (%s: ' % (
+        names(recorded, [first])[0], down_name, second)), message
+    assert 'connection refused' in message and 'lose its quorum (1 of 3' in message
+    assert 'Bring %s back' % down_name in message
+    assert recorded.sent('maintenance/defragment') == []
+    assert recorded.sent('maintenance/transfer-leadership') == []
+    report = runner.report()
+    assert report['stopped_at'] == first and report['members'][0]['defragmented'] is False
+    assert report['changed'] is False
+
+
+def test_a_member_down_after_the_first_turn_stops_the_run_before_the_next_one(recorded):
+    leader, first, second = recorded.urls
+
+    def call(endpoint, rpc, body=None, timeout=None, _call=recorded.call):
+        answer = _call(endpoint, rpc, body, timeout)
+        if rpc == 'maintenance/defragment':
+            recorded.down.add(leader)  # the leader dies right after the first member's defragmentation
+        return answer
+
+    recorded.call = call
+    runner = defragmenter(recorded, [first, second, leader])
+    with pytest.raises(errors.EtcdMemberDownError):
+        runner.run()
+    assert recorded.sent('maintenance/defragment') == [first]
+    assert [m['defragmented'] for m in runner.report()['members']] == [True, False]
+    assert runner.report()['stopped_at'] == second
+
+
+def test_in_check_mode_a_member_down_is_refused_too(recorded):
+    leader, first, second = recorded.urls
+    recorded.down.add(leader)
+    with pytest.raises(errors.EtcdMemberDownError):
+        defragmenter(recorded, [first], check_mode=True).run()

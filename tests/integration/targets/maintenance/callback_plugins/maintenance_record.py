@@ -72,6 +72,7 @@ class CallbackModule(CallbackBase):
         if self._kill and action == PREFIX + "etcd_defrag" and changed and not failed:
             proc = subprocess.run(self._kill, capture_output=True, text=True, timeout=120, check=False)
             self._record["kill_rc"] = proc.returncode
+            self._record["kill_stderr"] = proc.stderr[-2000:]
             self._display.display("maintenance_record: killed after {}: {} (exit code {})".format(
                 [m["name"] for m in self._record["calls"][-1]["members"]], " ".join(self._kill[2:]), proc.returncode))
             self._kill = None
