@@ -19,6 +19,7 @@ work=$(mktemp -d "${OUTPUT_DIR:-${TMPDIR:-/tmp}}/maintenance-XXXXXX")
 # test's keys deleted, defragmented, no alarm. (The scenarios restart the members they kill.)
 cleanup() {
     local status=$?
+    unmount_bad_inputs || status=1
     ansible-playbook -i "$INVENTORY_PATH" -e "@$vars_file" -e "test_work_dir=$work" cleanup.yml || status=1
     # ansible-test removes its OUTPUT_DIR; a run by hand removes its own directory.
     if [ -z "${OUTPUT_DIR:-}" ]; then
@@ -219,11 +220,39 @@ downgrade() {
     scenario downgrade verify "$@"
 }
 
+# 12. Faults found before the members' turns (a rule that does not parse, an inventory host that reaches
+#     another cluster's member, a wrong password, a snapshot directory read-only or too small): each
+#     fails before any change, saying why; etcd unchanged. The two snapshot directories are tmpfs
+#     mounts (read-only; 16 KiB), unmounted by unmount_bad_inputs.
+unmount_bad_inputs() {
+    local dir
+    for dir in "$work/bad_inputs/readonly" "$work/bad_inputs/full"; do
+        if mountpoint -q "$dir"; then
+            umount "$dir"
+        fi
+    done
+}
+
+bad_inputs() {
+    scenario bad_inputs prepare "$@"
+    mkdir -p "$work/bad_inputs/readonly" "$work/bad_inputs/full"
+    mount -t tmpfs -o ro,size=64k,mode=0700 etcdops-test-readonly "$work/bad_inputs/readonly"
+    mount -t tmpfs -o size=16k,mode=0700 etcdops-test-full "$work/bad_inputs/full"
+    maintain bad_rule plain -e '{"maintenance_defrag_rule": "db_size_free >"}' "$@"
+    maintain foreign_member plain-foreign "$@"
+    # From a vars file, as a password should come (ansible-playbook -vvv echoes its -e key=value arguments).
+    maintain wrong_password auth -e "@$work/bad_inputs/wrong-password.yml" -vvv "$@"
+    maintain snapshot_readonly plain -e "maintenance_snapshot_dir=$work/bad_inputs/readonly" "$@"
+    maintain snapshot_full plain -e "maintenance_snapshot_dir=$work/bad_inputs/full" "$@"
+    scenario bad_inputs verify "$@"
+    unmount_bad_inputs
+}
+
 # The scenarios to run: MAINTENANCE_TEST_SCENARIOS, else the vars file's test_maintenance_scenarios (which
 # run-integration.sh writes from MAINTENANCE_SCENARIOS: ansible-test does not pass the environment on), else all.
 scenarios=${MAINTENANCE_TEST_SCENARIOS:-$(sed -n 's/^test_maintenance_scenarios: "\(.*\)"$/\1/p' "$vars_file")}
 
 ansible-playbook -i "$INVENTORY_PATH" -e "@$vars_file" -e "test_work_dir=$work" setup.yml "$@"
-for name in ${scenarios:-fragmented second_run history check_mode nospace member_down killed_mid_run killed_mid_run_controller leader_killed frozen fleet argument_specs playbooks mixed_versions downgrade}; do
+for name in ${scenarios:-fragmented second_run history check_mode nospace member_down killed_mid_run killed_mid_run_controller leader_killed frozen fleet argument_specs bad_inputs playbooks mixed_versions downgrade}; do
     "$name" "$@"
 done
