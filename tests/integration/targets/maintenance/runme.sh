@@ -142,25 +142,29 @@ killed_mid_run_controller() {
     scenario killed_mid_run verify_rerun -e test_run=killed_mid_run_controller_rerun "$@"
 }
 
+# fault RUN TARGET: scenario killed_mid_run with test_kill_target=TARGET (the callback's fault after the
+# first follower's turn), the run RUN, its check, the rerun after the repair, its check.
+fault() {
+    local run=$1 target=$2
+    shift 2
+    scenario killed_mid_run prepare -e "test_kill_target=$target" "$@"
+    MAINTENANCE_TEST_KILL=$(cat "$work/killed_mid_run/kill.json") maintain "$run" plain "$@"
+    scenario killed_mid_run verify_fault -e "test_kill_target=$target" -e "test_run=$run" "$@"
+    maintain "${run}_rerun" plain "$@"
+    scenario killed_mid_run verify_rerun_fault -e "test_run=${run}_rerun" "$@"
+}
+
 # 6c. The leader killed after the preflight (after the first follower's turn; the two others elect a
 #     leader before the next turn starts): the second follower is refused while the old leader is down,
 #     the message names it; restarted, a rerun completes.
 leader_killed() {
-    scenario killed_mid_run prepare -e test_kill_target=leader "$@"
-    MAINTENANCE_TEST_KILL=$(cat "$work/killed_mid_run/kill.json") maintain leader_killed plain "$@"
-    scenario killed_mid_run verify_fault -e test_kill_target=leader -e test_run=leader_killed "$@"
-    maintain leader_killed_rerun plain "$@"
-    scenario killed_mid_run verify_rerun_fault -e test_run=leader_killed_rerun "$@"
+    fault leader_killed leader "$@"
 }
 
 # 6d. The second follower frozen (SIGSTOP) after the first follower's turn: its turn fails within
 #     maintenance_timeout, naming it; thawed, a rerun completes.
 frozen() {
-    scenario killed_mid_run prepare -e test_kill_target=frozen "$@"
-    MAINTENANCE_TEST_KILL=$(cat "$work/killed_mid_run/kill.json") maintain frozen plain "$@"
-    scenario killed_mid_run verify_fault -e test_kill_target=frozen -e test_run=frozen "$@"
-    maintain frozen_rerun plain "$@"
-    scenario killed_mid_run verify_rerun_fault -e test_run=frozen_rerun "$@"
+    fault frozen frozen "$@"
 }
 
 # 7. A fleet of three clusters in one inventory, one of them with a member down, run from the controller:
