@@ -51,7 +51,9 @@ RETURN = r'''
 _value:
   description: >-
     C(problems), C(leader) (its name), C(alarms), C(hash_revision), C(hashes_equal) (none with fewer than
-    two hashes), C(hashes) (member name -> hash), C(hash_skipped), C(hash_errors), C(in_use) (host -> its
+    two hashes compared: only hashes with the same compact revision are), C(hashes) (member name -> hash),
+    C(hash_skipped), C(hash_errors), C(hash_not_comparable) (one sentence per member whose hash covers
+    another range of revisions, as after a restart since the last compaction), C(in_use) (host -> its
     C(db_size_in_use) after, none when it did not answer).
   type: dict
 '''

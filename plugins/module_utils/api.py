@@ -240,3 +240,35 @@ def quota_usage(db_size, quota_bytes):
     if not quota_bytes:
         return None
     return round(db_size / float(quota_bytes), 6)
+
+
+def compare_hashes(hashes):
+    """Compare members' ``hashkv`` answers taken at one revision: ``hashes`` maps a member's name to
+    its answer (``hash``, ``compact_revision``).
+
+    A hash covers the revisions after the compact revision the member answers with, so only hashes
+    with the same compact revision say anything about each other (etcd's own corruption check
+    compares those only). They differ after a restart: at a compaction etcd 3.5.5+ hashes the
+    revisions it compacted and keeps that hash in memory, answering with the previous compact
+    revision for the compaction's own revision; a member restarted since hashes after the
+    compaction instead (measured on 3.6.16, docs/faults.md). The largest group of equal compact
+    revisions (the newest on a tie) is compared; the other members are ``not_comparable``.
+
+    Returns ``equal`` (True, False, or None with fewer than two hashes compared), ``compared``
+    (names), ``compact_revision`` (the group's) and ``not_comparable`` (name -> compact revision).
+    """
+    groups = {}
+    for name in sorted(hashes):
+        groups.setdefault(hashes[name].get('compact_revision'), []).append(name)
+    if not groups:
+        return dict(equal=None, compared=[], compact_revision=None, not_comparable={})
+    revision = max(groups, key=lambda rev: (len(groups[rev]), rev if rev is not None else -1))
+    compared = groups[revision]
+    distinct = set(hashes[name]['hash'] for name in compared)
+    return dict(
+        equal=(len(distinct) == 1) if len(compared) > 1 else None,
+        compared=compared,
+        compact_revision=revision,
+        not_comparable=dict((name, hashes[name].get('compact_revision'))
+                            for name in sorted(hashes) if name not in compared),
+    )

@@ -296,17 +296,16 @@ class EtcdClient:
             revision = min([m['revision'] for m in reachable] or [0])
         results = run_concurrently(dict((m['id'], (lambda m=m: self.hashkv(m['endpoint'], revision)))
                                         for m in reachable))
-        hashes = set()
         for member in cluster['members']:
             answer, error = results.get(member['id'], (None, None))
             member['hashkv'] = answer
-            if answer is not None:
-                hashes.add(answer['hash'])
-            elif error is not None:
+            if answer is None and error is not None:
                 member['hashkv_error'] = ('unsupported: hashkv needs etcd 3.5.16 or later'
                                           if error.kind == 'unsupported' else error.message)
-        compared = [m for m in cluster['members'] if m['hashkv'] is not None]
-        return revision, (len(hashes) == 1 if len(compared) >= 2 else None)
+        # Only hashes over the same range (the same compact revision) are compared.
+        compared = api.compare_hashes(dict((m.get('name') or m['id'], m['hashkv']) for m in cluster['members']
+                                           if m['hashkv'] is not None))
+        return revision, compared['equal']
 
     def snapshot(self, endpoint, out, timeout=None):
         """Stream one member's snapshot into the binary file object ``out``.

@@ -54,6 +54,14 @@ class EtcdConnectionError(EtcdError):
               'the endpoints option takes client URLs such as https://10.0.0.1:2379')
 
 
+class EtcdConnectionLostError(EtcdConnectionError):
+    """The connection closed after the request was sent, before any answer: the member died or
+    restarted while serving it (a defragmentation, say), or something between dropped it."""
+    remedy = ('etcd may have died or restarted while serving the request: check that it runs and read its '
+              'log; the request may or may not have been carried out, so read the member\'s status before '
+              'running again')
+
+
 class EtcdTimeoutError(EtcdConnectionError):
     kind = 'timeout'
     remedy = ('The member did not answer in time: check that it is up and not partitioned, '

@@ -15,7 +15,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.etcdops.etcd.plugins.module_utils.api import quota_usage
+from ansible_collections.etcdops.etcd.plugins.module_utils.api import compare_hashes, quota_usage
 from ansible_collections.etcdops.etcd.plugins.module_utils.leadership import best_successor
 from ansible_collections.etcdops.etcd.plugins.module_utils.rules import (
     LEARNER_REASON,
@@ -257,7 +257,7 @@ def postflight_findings(reads, hosts, hash_revision, expected_alarms=()):
             problems.append('member %s (host %s) is not healthy: %s' % (member['name'], host,
                                                                         '; '.join(member.get('errors') or [])))
         if member.get('hashkv') is not None:
-            hashes.append((member['name'], member['hashkv']['hash']))
+            hashes.append((member['name'], member['hashkv']))
         elif (member.get('hashkv_error') or '').startswith('unsupported'):
             unsupported.append('%s (%s)' % (member['name'], member.get('version')))
         else:
@@ -269,19 +269,27 @@ def postflight_findings(reads, hosts, hash_revision, expected_alarms=()):
     if left:
         active = ['%s on member %s' % (alarm['alarm'], alarm['member_id']) for alarm in left]
         problems.append('alarms still active: %s' % ', '.join(active))
-    distinct = _unique(value for _name, value in hashes)
-    if len(distinct) > 1:
+    compared = compare_hashes(dict(hashes))
+    if compared['equal'] is False:
         problems.append('the members hold different data at revision %s: %s'
-                        % (hash_revision, ', '.join('%s hash %s' % pair for pair in hashes)))
+                        % (hash_revision, ', '.join('%s hash %s' % (name, answer['hash'])
+                                                    for name, answer in hashes if name in compared['compared'])))
+    # A member whose hash covers another range (restarted since the last compaction) is not compared.
+    reason = ('etcd keeps the hash it takes at a compaction in memory only, so a member restarted since hashes '
+              'another range; the next compaction makes them comparable again')
+    not_comparable = ['%s (its hash covers the revisions after %s, the others\' after %s: %s)'
+                      % (name, revision, compared['compact_revision'], reason)
+                      for name, revision in sorted(compared['not_comparable'].items())]
     return dict(
         problems=problems,
         leader=leader_name,
         alarms=alarms,
         hash_revision=int(hash_revision),
-        hashes_equal=len(distinct) == 1 if len(hashes) > 1 else None,
-        hashes=dict(hashes),
+        hashes_equal=compared['equal'],
+        hashes=dict((name, answer['hash']) for name, answer in hashes),
         hash_skipped='etcd < 3.5.16: %s' % ', '.join(unsupported) if unsupported else None,
         hash_errors=hash_errors,
+        hash_not_comparable=not_comparable,
         in_use=in_use,
     )
 

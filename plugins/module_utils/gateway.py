@@ -247,6 +247,10 @@ class GatewayTransport:
         if isinstance(reason, FileNotFoundError):
             return errors.EtcdTLSError(endpoint, 'a TLS file does not exist (%s)' % to_native(reason),
                                        remedy='Check the paths of cacert, cert and key')
+        if isinstance(reason, (ConnectionResetError, BrokenPipeError)):
+            # http.client.RemoteDisconnected is a ConnectionResetError: the request went out, no answer came.
+            return errors.EtcdConnectionLostError(
+                endpoint, 'the connection closed before etcd answered (%s)' % to_native(reason))
         return errors.EtcdConnectionError(endpoint, 'cannot connect (%s)' % to_native(reason))
 
     @staticmethod

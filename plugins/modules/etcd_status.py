@@ -133,8 +133,11 @@ hashkv_revision:
   sample: 10734
 hashkv_consistent:
   description: >-
-    All hashed members have the same hash; null when fewer than two members could be hashed
-    (old etcd, or O(discover=false) with one endpoint).
+    The hashed members have the same hash; null when fewer than two members could be hashed
+    (old etcd, or O(discover=false) with one endpoint). Only hashes over the same range of revisions
+    (the same RV(members[].hashkv.compact_revision)) are compared, the largest group of them: a member
+    restarted since the last compaction hashes another range than the others at that compaction's
+    revision (etcd keeps the hash it takes at a compaction in memory only).
   returned: when O(hashkv=true)
   type: bool
   sample: true

@@ -52,11 +52,15 @@ def _postflight_summary(postflight):
     if not postflight:
         return None
     if postflight['hashes_equal']:
-        hashes = 'equal on %d members' % len(postflight['hashes'])
+        hashes = 'equal on %d members' % (len(postflight['hashes']) - len(postflight.get('hash_not_comparable') or []))
+        if postflight.get('hash_not_comparable'):
+            hashes += '; not comparable: ' + '; '.join(postflight['hash_not_comparable'])
     elif postflight['hashes_equal'] is False:
         hashes = 'DIFFERENT'
     else:
         hashes = 'skipped (%s)' % (postflight.get('hash_skipped') or '; '.join(postflight.get('hash_errors') or [])
+                                   or '; '.join('not comparable: ' + text
+                                                for text in postflight.get('hash_not_comparable') or [])
                                    or 'fewer than two members')
     return '%s, hashes of the keyspace at revision %s: %s' % (
         'OK' if not postflight['problems'] else 'FAILED: ' + '; '.join(postflight['problems']),

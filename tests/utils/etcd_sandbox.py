@@ -1046,14 +1046,17 @@ class KillingProxy:
     """A TCP proxy in front of one member's plain-http client URL, for tests of a member lost in the
     middle of one module run. When the first response to a ``POST /v3/maintenance/defragment``
     comes back from the member, it first runs ``on_defragment`` (e.g. kills another member), then
-    passes the response on: whatever the client does next, that has already happened."""
+    passes the response on: whatever the client does next, that has already happened. With
+    ``during_defragment`` instead, it runs that once, in a thread of its own, as soon as the first
+    defragment request has been passed to the member (e.g. kills the member in the middle of it)."""
 
-    def __init__(self, target_url: str, on_defragment=None):
+    def __init__(self, target_url: str, on_defragment=None, during_defragment=None):
         parsed = urllib.parse.urlparse(target_url)
         if parsed.scheme != "http":
             raise SandboxError(f"the proxy forwards plain http only, not {target_url}")
         self.target = (parsed.hostname, parsed.port)
         self.on_defragment = on_defragment
+        self.during_defragment = during_defragment
         self._fired = threading.Lock()
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.sock.settimeout(0.5)
@@ -1075,6 +1078,9 @@ class KillingProxy:
             before_reply = None
             if first.startswith(b"POST /v3/maintenance/defragment") and self.on_defragment:
                 before_reply = self._fire_once
+            if first.startswith(b"POST /v3/maintenance/defragment") and self.during_defragment:
+                if self._fired.acquire(blocking=False):
+                    threading.Thread(target=self.during_defragment, daemon=True).start()
             threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
             self._pump(upstream, client, before_reply)
 
@@ -1603,12 +1609,15 @@ class Sandbox:
         return {"puts": puts, "status": status, "error": text, "alarms": alarms, "endpoint": endpoints[0]}
 
     def fragment(self, endpoints=None, mb: int = 8, key: str = "/sandbox/fragment",
-                 timeout: float = 60.0, compact: bool = True) -> dict[str, Any]:
+                 timeout: float = 60.0, compact: bool = True, live_mb: int = 0) -> dict[str, Any]:
         """Write mb x 1 MiB revisions of one key, compact them away: free pages stay in the db file.
-        Without compact: only the history, which a compaction would turn into free pages."""
+        Without compact: only the history, which a compaction would turn into free pages. With
+        live_mb: as many keys of 1 MiB first (key/live-<i>), data a defragmentation must copy."""
         endpoints = self._endpoints(endpoints, "plain")
         client = self._client_for(endpoints)
         value = b64(os.urandom(MIB))
+        for index in range(live_mb):
+            client.call(endpoints[0], "/v3/kv/put", {"key": b64(f"{key}/live-{index}"), "value": value}, timeout=30)
         before = [client.call(u, "/v3/maintenance/status", {}) for u in endpoints]
         revision = 0
         for _chunk in range(max(1, mb)):
@@ -1951,8 +1960,8 @@ def cmd_fill_nospace(args) -> int:
 
 
 def cmd_fragment(args) -> int:
-    print(json.dumps(_attached(args).fragment(cluster_endpoints(args), mb=args.mb, compact=not args.no_compact),
-                     indent=2))
+    print(json.dumps(_attached(args).fragment(cluster_endpoints(args), mb=args.mb, compact=not args.no_compact,
+                                              live_mb=args.live_mb), indent=2))
     return 0
 
 
@@ -2005,12 +2014,49 @@ def cmd_proxy(args) -> int:
         reply = _control_request(state, {"op": "kill-member", "flavor": args.flavor, "index": args.kill_index})
         print(f"etcd_sandbox proxy: killed member {args.kill_index} of {args.flavor}: {reply}", flush=True)
 
-    proxy = KillingProxy(member.client_url, kill if args.kill_index is not None else None)
+    def kill_during() -> None:
+        evidence = _kill_mid_defrag(state, args.flavor, member, args.index)
+        _write_text_atomic(Path(args.evidence_file), json.dumps(evidence))
+
+    if args.kill_during_defrag:
+        proxy = KillingProxy(member.client_url, during_defragment=kill_during)
+    else:
+        proxy = KillingProxy(member.client_url, kill if args.kill_index is not None else None)
     _write_text_atomic(Path(args.url_file), proxy.url)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"etcd_sandbox proxy: {proxy.url} -> {member.client_url}", flush=True)
     proxy.serve(time.monotonic() + args.max_lifetime)
     return 0
+
+
+def _defrag_copies(member: Member) -> list[str]:
+    """The temporary files of a defragmentation in progress: etcd copies the live data into
+    member/snap/db.tmp (3.4) or db.tmp.<random> (3.5 and later), then renames it over db."""
+    snap = Path(member.data_dir) / "member" / "snap"
+    with contextlib.suppress(OSError):
+        return sorted(entry.name for entry in os.scandir(snap) if entry.name.startswith("db.tmp"))
+    return []
+
+
+def _kill_mid_defrag(state: dict[str, Any], flavor: str, member: Member, index: int,
+                     timeout: float = 30.0) -> dict[str, Any]:
+    """Wait until the member copies its data (a defragmentation's temporary file exists), freeze it
+    (SIGSTOP) there, check the copy is still in progress, then SIGKILL it through the daemon. The
+    evidence says whether the kill landed before the defragmentation ended (``mid_defrag``)."""
+    deadline = time.monotonic() + timeout
+    copies: list[str] = []
+    while not copies and time.monotonic() < deadline:
+        copies = _defrag_copies(member)
+        if not copies:
+            time.sleep(0.001)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(member.pid, signal.SIGSTOP)
+    still = _defrag_copies(member)
+    reply = _control_request(state, {"op": "kill-member", "flavor": flavor, "index": index})
+    evidence = {"member": member.name, "copies_seen": copies, "copies_at_kill": still,
+                "mid_defrag": bool(copies and still), "kill": reply}
+    print(f"etcd_sandbox proxy: killed member {member.name} during its defragmentation: {evidence}", flush=True)
+    return evidence
 
 
 def cmd_status(args) -> int:
@@ -2108,6 +2154,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mb", type=int, default=8)
     p.add_argument("--no-compact", action="store_true",
                    help="write the history only: a compaction turns it into free pages")
+    p.add_argument("--live-mb", type=int, default=0,
+                   help="first write as many keys of 1 MiB, live data a defragmentation copies")
     p.set_defaults(func=cmd_fragment)
 
     p = sub.add_parser("put", help="put a key through the JSON gateway (etcdctl on a cluster without it)")
@@ -2126,6 +2174,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=int, required=True, help="the member it forwards to")
     p.add_argument("--kill-index", type=int,
                    help="kill this member right before the first defragment response passes")
+    p.add_argument("--kill-during-defrag", action="store_true",
+                   help="kill the member behind the proxy while it copies its data for the first "
+                        "defragment request (frozen, then killed, once its temporary copy exists)")
+    p.add_argument("--evidence-file", help="with --kill-during-defrag: where to write what the kill saw")
     p.add_argument("--url-file", required=True, help="where to write the proxy's URL once it listens")
     p.add_argument("--max-lifetime", type=float, default=600.0, help="seconds before it stops by itself")
     p.set_defaults(func=cmd_proxy)

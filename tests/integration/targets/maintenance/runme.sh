@@ -123,9 +123,9 @@ killed_mid_run() {
 #     reaches the first follower through a proxy (tests/utils/etcd_sandbox.py proxy) that kills the
 #     second follower right before the first follower's defragment response reaches the module
 #     (deterministic as well: the module sees the response only once the member is dead).
-killed_mid_run_controller() {
-    local proxy_pid
-    scenario killed_mid_run prepare -e test_kill_via=proxy "$@"
+# start_proxy: the proxy the prepare play of killed_mid_run wrote (proxy.json), in the background
+# (proxy_pid), once it listens; stop_proxy stops it.
+start_proxy() {
     rm -f "$work/killed_mid_run/proxy.url"
     python3 -c 'import json, os, sys; argv = json.load(open(sys.argv[1])); os.execvp(argv[0], argv)' \
         "$work/killed_mid_run/proxy.json" &
@@ -134,9 +134,18 @@ killed_mid_run_controller() {
         [ -s "$work/killed_mid_run/proxy.url" ] && break
         sleep 0.1
     done
-    maintain killed_mid_run_controller plain-proxy -e maintenance_run_from=controller "$@"
+}
+
+stop_proxy() {
     kill "$proxy_pid" || true
     wait "$proxy_pid" || true
+}
+
+killed_mid_run_controller() {
+    scenario killed_mid_run prepare -e test_kill_via=proxy "$@"
+    start_proxy
+    maintain killed_mid_run_controller plain-proxy -e maintenance_run_from=controller "$@"
+    stop_proxy
     scenario killed_mid_run verify -e test_kill_via=proxy -e test_run=killed_mid_run_controller "$@"
     maintain killed_mid_run_controller_rerun plain -e maintenance_run_from=controller "$@"
     scenario killed_mid_run verify_rerun -e test_run=killed_mid_run_controller_rerun "$@"
@@ -165,6 +174,21 @@ leader_killed() {
 #     maintenance_timeout, naming it; thawed, a rerun completes.
 frozen() {
     fault frozen frozen "$@"
+}
+
+# 6e. The first follower SIGKILLed in the middle of its defragmentation (member mode, 32 MiB of live
+#     data to copy): the inventory reaches it through a proxy that, once the defragment request has
+#     passed, waits for etcd's temporary copy of the data, freezes the member there, checks the copy
+#     is still in progress, then kills it. Its turn fails naming it, nothing else is touched;
+#     restarted (no key lost), a rerun completes.
+killed_mid_defrag() {
+    scenario killed_mid_run prepare -e test_kill_via=proxy -e test_kill_target=mid_defrag "$@"
+    start_proxy
+    maintain killed_mid_defrag plain-proxy "$@"
+    stop_proxy
+    scenario killed_mid_run verify_mid_defrag -e test_run=killed_mid_defrag "$@"
+    maintain killed_mid_defrag_rerun plain "$@"
+    scenario killed_mid_run verify_rerun_fault -e test_kill_target=mid_defrag -e test_run=killed_mid_defrag_rerun "$@"
 }
 
 # 7. A fleet of three clusters in one inventory, one of them with a member down, run from the controller:
@@ -257,6 +281,6 @@ bad_inputs() {
 scenarios=${MAINTENANCE_TEST_SCENARIOS:-$(sed -n 's/^test_maintenance_scenarios: "\(.*\)"$/\1/p' "$vars_file")}
 
 ansible-playbook -i "$INVENTORY_PATH" -e "@$vars_file" -e "test_work_dir=$work" setup.yml "$@"
-for name in ${scenarios:-fragmented second_run history check_mode nospace member_down killed_mid_run killed_mid_run_controller leader_killed frozen fleet argument_specs bad_inputs playbooks mixed_versions downgrade}; do
+for name in ${scenarios:-fragmented second_run history check_mode nospace member_down killed_mid_run killed_mid_run_controller killed_mid_defrag leader_killed frozen fleet argument_specs bad_inputs playbooks mixed_versions downgrade}; do
     "$name" "$@"
 done

@@ -204,6 +204,12 @@ def test_snapshot_runs(changed, check_mode, result, line):
           hash_errors=[]), 'FAILED: x, hashes of the keyspace at revision 5: DIFFERENT'),
     (dict(problems=[], hash_revision=5, hashes_equal=None, hashes={}, hash_skipped=None, hash_errors=[]),
      'OK, hashes of the keyspace at revision 5: skipped (fewer than two members)'),
+    (dict(problems=[], hash_revision=5, hashes_equal=True, hashes={'a': 1, 'b': 1, 'c': 2}, hash_skipped=None,
+          hash_errors=[], hash_not_comparable=['c (restarted)']),
+     'OK, hashes of the keyspace at revision 5: equal on 2 members; not comparable: c (restarted)'),
+    (dict(problems=[], hash_revision=5, hashes_equal=None, hashes={'a': 1, 'c': 2}, hash_skipped=None,
+          hash_errors=[], hash_not_comparable=['c (restarted)']),
+     'OK, hashes of the keyspace at revision 5: skipped (not comparable: c (restarted))'),
 ])
 def test_postflight_summary(postflight, summary):
     preflight, kwargs = run(RECORDED_VERSIONS[0])

@@ -23,13 +23,13 @@ from ansible_collections.etcdops.etcd.tests.unit.plugins.module_utils.recorded i
 postflight_findings = FilterModule().filters()['postflight_findings']
 
 
-def hashed_reads(cluster, hashes):
+def hashed_reads(cluster, hashes, compact_revisions=(0, 0, 0)):
     """The cluster's reads with each member's hashkv (an int, or the hashkv_error text)."""
     reads = cluster.reads()
-    for host, value in zip(HOSTS, hashes):
+    for host, value, compact_revision in zip(HOSTS, hashes, compact_revisions):
         member = reads[host]['members'][0]
         if isinstance(value, int):
-            member['hashkv'] = dict(hash=value, compact_revision=0, revision=7)
+            member['hashkv'] = dict(hash=value, compact_revision=compact_revision, revision=7)
         else:
             member['hashkv'], member['hashkv_error'] = None, value
     return reads
@@ -42,7 +42,7 @@ def test_a_whole_cluster_with_equal_recorded_hashes(version):
     found = postflight_findings(hashed_reads(cluster, [recorded] * 3), HOSTS, '7')
     assert found == dict(problems=[], leader=cluster.member_list[0]['name'], alarms=[], hash_revision=7,
                          hashes_equal=True, hashes=dict((m['name'], recorded) for m in cluster.member_list),
-                         hash_skipped=None, hash_errors=[],
+                         hash_skipped=None, hash_errors=[], hash_not_comparable=[],
                          in_use=dict((h, cluster.statuses[m['id']]['db_size_in_use'])
                                      for h, m in zip(HOSTS, cluster.member_list)))
 
@@ -53,6 +53,25 @@ def test_different_hashes_are_a_problem():
     names = [m['name'] for m in cluster.member_list]
     assert found['problems'] == ['the members hold different data at revision 7: %s hash 1, %s hash 1, %s hash 2'
                                  % tuple(names)]
+    assert found['hashes_equal'] is False
+
+
+def test_a_member_restarted_since_the_compaction_is_not_compared():
+    # As measured on 3.6.16 (scenario killed_mid_defrag): at revision 47, compacted to 47, the two
+    # members that ran through the compaction answer with its kept hash (compact revision 41), the
+    # restarted one hashes after 47: another range, another hash, the same data.
+    cluster = Cluster(RECORDED_VERSIONS[-1])
+    names = [m['name'] for m in cluster.member_list]
+    found = postflight_findings(hashed_reads(cluster, [4006997018, 1923810310, 4006997018], (41, 47, 41)), HOSTS, 47)
+    assert found['problems'] == []
+    assert found['hashes_equal'] is True
+    assert len(found['hash_not_comparable']) == 1
+    assert found['hash_not_comparable'][0].startswith(
+        "%s (its hash covers the revisions after 47, the others' after 41" % names[1])
+    # Two members alike on each side of a split but with different hashes among the compared: a problem.
+    found = postflight_findings(hashed_reads(cluster, [1, 2, 3], (41, 47, 41)), HOSTS, 47)
+    assert found['problems'] == ['the members hold different data at revision 47: %s hash 1, %s hash 3'
+                                 % (names[0], names[2])]
     assert found['hashes_equal'] is False
 
 

@@ -547,3 +547,19 @@ def test_recorded_pages_without_the_key_gauge_give_none(version):
 ])
 def test_keys_from_metrics_text(text, expected):
     assert api.keys_from_metrics(text) == expected
+
+
+@pytest.mark.parametrize('hashes, equal, compared, not_comparable', [
+    ({}, None, [], {}),
+    ({'a': dict(hash=1, compact_revision=4)}, None, ['a'], {}),
+    ({'a': dict(hash=1, compact_revision=4), 'b': dict(hash=1, compact_revision=4)}, True, ['a', 'b'], {}),
+    ({'a': dict(hash=1, compact_revision=4), 'b': dict(hash=2, compact_revision=4)}, False, ['a', 'b'], {}),
+    # Measured on 3.6.16: a member restarted since the compaction to 47 hashes after 47, the others after 41.
+    ({'a': dict(hash=4006997018, compact_revision=41), 'b': dict(hash=1923810310, compact_revision=47),
+      'c': dict(hash=4006997018, compact_revision=41)}, True, ['a', 'c'], {'b': 47}),
+    # A tie: the newest compact revision is compared.
+    ({'a': dict(hash=1, compact_revision=41), 'b': dict(hash=2, compact_revision=47)}, None, ['b'], {'a': 41}),
+])
+def test_only_hashes_over_the_same_range_are_compared(hashes, equal, compared, not_comparable):
+    result = api.compare_hashes(hashes)
+    assert (result['equal'], result['compared'], result['not_comparable']) == (equal, compared, not_comparable)

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import http.client
 import ssl
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from ansible_collections.etcdops.etcd.plugins.module_utils import errors
 from ansible_collections.etcdops.etcd.plugins.module_utils.gateway import (
     EtcdLearnerError,
+    GatewayTransport,
     _classify_tls,
     classify_404,
     classify_error_body,
@@ -241,3 +243,20 @@ def test_unknown_rpc_on_3_5_30_is_left_to_the_404_probe():
 def test_tls_failures_as_seen_against_real_etcd(exc, kind):
     # Each exception as Python raised it against the sandbox's TLS clusters (3.4.23, 3.5.1, 3.5.30).
     assert _classify_tls(E, exc).kind == kind
+
+
+@pytest.mark.parametrize('reason, cls', [
+    # As a member SIGKILLed in the middle of its defragmentation drops the request (integration
+    # scenario killed_mid_defrag): the request went out, no answer came.
+    (http.client.RemoteDisconnected('Remote end closed connection without response'), errors.EtcdConnectionLostError),
+    (ConnectionResetError(104, 'Connection reset by peer'), errors.EtcdConnectionLostError),
+    (ConnectionRefusedError(111, 'Connection refused'), errors.EtcdConnectionError),
+    (OSError(113, 'No route to host'), errors.EtcdConnectionError),
+])
+def test_a_connection_lost_after_the_request_is_not_called_unreachable(reason, cls):
+    error = GatewayTransport()._from_reason(E, reason, 10)
+    assert type(error) is cls
+    assert error.kind == 'unreachable'
+    lost = cls is errors.EtcdConnectionLostError
+    assert ('closed before etcd answered' in error.message) is lost
+    assert ('may or may not have been carried out' in str(error)) is lost
