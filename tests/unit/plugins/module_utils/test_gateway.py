@@ -255,8 +255,9 @@ def test_tls_failures_as_seen_against_real_etcd(exc, kind):
 ])
 def test_a_connection_lost_after_the_request_is_not_called_unreachable(reason, cls):
     error = GatewayTransport()._from_reason(E, reason, 10)
-    assert type(error) is cls
-    assert error.kind == 'unreachable'
     lost = cls is errors.EtcdConnectionLostError
+    assert isinstance(error, cls)
+    assert isinstance(error, errors.EtcdConnectionLostError) is lost
+    assert error.kind == 'unreachable'
     assert ('closed before etcd answered' in error.message) is lost
     assert ('may or may not have been carried out' in str(error)) is lost
