@@ -39,6 +39,13 @@ options:
     type: list
     elements: str
     default: []
+  preflight_alarms:
+    description:
+      - The alarms the preflight saw (C(member_id), C(alarm)). An alarm active now but not then was raised
+        during the maintenance (a writer filling the space quota while the members were defragmented) and
+        is said so, with what to do. Without it, every alarm left is "still active".
+    type: list
+    elements: dict
 '''
 
 EXAMPLES = r'''
@@ -62,9 +69,9 @@ from ansible_collections.etcdops.etcd.plugins.module_utils.findings import postf
 from ansible_collections.etcdops.etcd.plugins.plugin_utils.cluster_filter import over_reads
 
 
-def _postflight_findings(reads, hosts, hash_revision, expected_alarms=()):
+def _postflight_findings(reads, hosts, hash_revision, expected_alarms=(), preflight_alarms=None):
     return over_reads('postflight_findings', postflight_findings, reads, hosts, int(hash_revision),
-                      list(expected_alarms or []))
+                      list(expected_alarms or []), None if preflight_alarms is None else list(preflight_alarms))
 
 
 class FilterModule(object):

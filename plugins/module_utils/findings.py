@@ -75,6 +75,29 @@ def split_reads(hosts, client_urls, own_reads, whole=None):
     return reads
 
 
+def unreached(host, read, during=None):
+    """The sentence for a host Ansible could not reach (its task registered ``unreachable``), else
+    None. Before anything ran, its member was not asked: the fix is the host's connection, not etcd.
+    ``during``: the step the task was (a connection that drops mid-task may leave it done in part)."""
+    if not read.get('unreachable'):
+        return None
+    why = re.sub(r'^Task failed: ', '', str(read.get('msg') or 'no reason given'))
+    if during:
+        effect = ': %s may have run in part, if the connection dropped during it (the rerun reads every member ' \
+                 'first);' % during
+    else:
+        effect = ', so its member was not asked:'
+    return ("Ansible cannot reach host %s (%s)%s fix the host's connection (ansible_host, ansible_port, ssh), or "
+            "run with maintenance_run_from=controller, which asks every member from the controller"
+            % (host, why, effect))
+
+
+def _no_answer(host, read):
+    """Why a host's read holds no member: Ansible could not reach the host, or etcd did not answer."""
+    why = unreached(host, read)
+    return ': ' + why if why else ' does not answer: %s' % read.get('msg', 'the host could not be reached')
+
+
 def _listed_member(member_list, endpoint, address, taken_ids):
     """The member-list entry of a host that did not answer: by its client URL, else by its address."""
     found = None
@@ -119,13 +142,16 @@ def preflight_findings(reads, hosts, cluster, client_urls, host_facts, run_from=
             endpoint = status.get('endpoint', client_urls[host])
             listed = _listed_member(member_list, endpoint, facts.get('address') or host, ids)
             error = status.get('msg', 'the host could not be reached')
+            who = 'member %s (host %s, %s)' % (listed['name'], host, endpoint) if listed is not None \
+                else 'member host %s (%s)' % (host, endpoint)
             if listed is not None:
                 ids.append(listed['id'])
-            if listed is not None:
-                problems.append('member %s (host %s, %s) does not answer: %s' % (listed['name'], host, endpoint, error))
-            else:
-                problems.append('member host %s (%s) does not answer: %s' % (host, endpoint, error))
+            problems.append(who + _no_answer(host, status))
+            unreachable = bool(status.get('unreachable'))
+            if unreachable:
+                error = re.sub(r'^Task failed: ', '', str(error))
             members.append(dict(host=host, reachable=False, healthy=False, endpoint=endpoint, error=error,
+                                unreachable=unreachable,
                                 name=listed['name'] if listed else None, id=listed['id'] if listed else None))
             continue
         member = dict(status['members'][0], host=host)
@@ -232,23 +258,57 @@ def _lag_problems(answered, max_raft_lag):
             for m in answered if m['raft_applied_index'] < newest - max_raft_lag]
 
 
-def postflight_findings(reads, hosts, hash_revision, expected_alarms=()):
+# What to do about an alarm that a member raised while the maintenance ran.
+_RAISED_REMEDY = {
+    'NOSPACE': ('a writer filled the space quota while the maintenance ran; stop or slow it, then run the '
+                'maintenance again: it compacts the history, defragments every member and disarms NOSPACE'),
+    'CORRUPT': ('etcd found members whose data differ; read etcd\'s guide on data corruption before any '
+                'other maintenance'),
+}
+
+
+def _alarm_sentences(alarms, preflight_alarms, names):
+    """The problems of the alarms left: those the preflight saw ("still active"), and, when the
+    preflight's alarms are known, those raised during the run, each with what to do."""
+    def member(alarm):
+        name = names.get(alarm['member_id'])
+        return 'member %s' % name if name else 'member %s' % alarm['member_id']
+
+    if preflight_alarms is None:
+        raised, kept = [], alarms
+    else:
+        before = [(a['member_id'], a['alarm']) for a in preflight_alarms]
+        raised = [a for a in alarms if (a['member_id'], a['alarm']) not in before]
+        kept = [a for a in alarms if a not in raised]
+    sentences = []
+    if kept:
+        sentences.append('alarms still active: %s' % ', '.join('%s on %s' % (a['alarm'], member(a)) for a in kept))
+    for kind in _unique([a['alarm'] for a in raised]):
+        on = [member(a) for a in raised if a['alarm'] == kind]
+        sentences.append('%s raised during the maintenance on %s (the preflight saw no such alarm): %s' % (
+            kind, ', '.join(on), _RAISED_REMEDY.get(kind, "read the member's log before the next maintenance")))
+    return sentences
+
+
+def postflight_findings(reads, hosts, hash_revision, expected_alarms=(), preflight_alarms=None):
     """The postflight of one cluster after its maintenance: every member healthy, one leader, no
     alarm left but ``expected_alarms`` (names: NOSPACE in check mode, or when it is not to be
     disarmed), and the same keyspace hash at ``hash_revision`` on every member that can give one
-    (etcd 3.5.16 and later; the others are reported as skipped). ``in_use``: each host's
-    db_size_in_use after (null for a member that did not answer), for the report."""
+    (etcd 3.5.16 and later; the others are reported as skipped). ``preflight_alarms``: the alarms
+    the preflight saw, to tell an alarm raised during the run from one left active. ``in_use``:
+    each host's db_size_in_use after (null for a member that did not answer), for the report."""
     problems, hashes, unsupported, hash_errors, leaders, alarms = [], [], [], [], [], []
+    names = {}
     leader_name = None
     in_use = dict((host, None) for host in hosts)
     for host in hosts:
         status = reads[host]
         if len(status.get('members') or []) != 1:
-            error = status.get('msg', 'the host could not be reached')
-            problems.append('member host %s does not answer: %s' % (host, error))
+            problems.append('member host %s%s' % (host, _no_answer(host, status)))
             continue
         member = status['members'][0]
         in_use[host] = member.get('db_size_in_use')
+        names[member.get('id')] = member.get('name')
         leaders.append(status.get('leader'))
         if member.get('is_leader'):
             leader_name = member['name']
@@ -266,9 +326,7 @@ def postflight_findings(reads, hosts, hash_revision, expected_alarms=()):
         problems.append('the members do not agree on one leader: %s' % ', '.join(str(lead) for lead in leaders))
     alarms = _unique(alarms)
     left = [alarm for alarm in alarms if alarm['alarm'] not in expected_alarms]
-    if left:
-        active = ['%s on member %s' % (alarm['alarm'], alarm['member_id']) for alarm in left]
-        problems.append('alarms still active: %s' % ', '.join(active))
+    problems.extend(_alarm_sentences(left, preflight_alarms, names))
     compared = compare_hashes(dict(hashes))
     if compared['equal'] is False:
         problems.append('the members hold different data at revision %s: %s'

@@ -45,7 +45,7 @@ def _action(row, check_mode, failure, stopped_at):
         if failure:
             return 'not touched'
         return 'left alone' + (' (%s)' % row['reason'] if row['reason'] else '')
-    return 'DOWN: %s' % row['error']
+    return '%s: %s' % ('HOST UNREACHABLE' if row.get('unreachable') else 'DOWN', row['error'])
 
 
 def _postflight_summary(postflight):
@@ -95,7 +95,8 @@ def maintenance_report(preflight, cluster, mode, check_mode=False, decisions=Non
         decision = decisions.get(member['host']) or {}
         row = dict(
             host=member['host'], name=member.get('name'), id=member.get('id'), reachable=member['reachable'],
-            healthy=member['healthy'], error=member.get('error'), is_leader=member.get('is_leader', False),
+            healthy=member['healthy'], error=member.get('error'), unreachable=member.get('unreachable', False),
+            is_leader=member.get('is_leader', False),
             is_learner=member.get('is_learner', False), version=member.get('version'),
             storage_version=member.get('storage_version'), db_size=member.get('db_size'),
             db_size_in_use=member.get('db_size_in_use'), fragmentation_ratio=member.get('fragmentation_ratio'),

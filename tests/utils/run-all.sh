@@ -68,7 +68,7 @@ SCENARIO_ETCD_VERSION=${SCENARIO_ETCD_VERSION:-3.6}
 # ...and their scenarios: those where Ansible's own behaviour (templating, check mode, rescue, argument specs,
 # the other playbooks, a fleet) meets etcd's. The ones that test etcd's side alone (a member killed in the one-run
 # controller mode, an upgrade or a downgrade half done) run on every etcd version with the default cell.
-CELL_SCENARIOS=${CELL_SCENARIOS:-fragmented second_run check_mode nospace member_down killed_mid_run fleet argument_specs bad_inputs playbooks}
+CELL_SCENARIOS=${CELL_SCENARIOS:-fragmented second_run check_mode nospace member_down killed_mid_run fleet argument_specs bad_inputs secrets playbooks}
 # The gRPC cell: the modules' transport grpc (ETCD_TRANSPORT) for every module target and the role's main
 # scenarios, on SCENARIO_ETCD_VERSION with the default ansible-core. Every other integration stage runs transport
 # auto, the default, which takes gRPC only where the gateway cannot serve (a cluster with the gateway off, a

@@ -101,6 +101,17 @@ nospace() {
     scenario nospace verify "$@"
 }
 
+# 4b. NOSPACE raised by a writer while the run is in progress (the record callback fills the cluster right
+#     after the first follower's turn): the turns go on, the postflight fails the cluster naming the alarm
+#     as raised during the run and saying to run it again; the rerun recovers it like scenario 4.
+nospace_mid_run() {
+    scenario nospace prepare_mid_run "$@"
+    MAINTENANCE_TEST_KILL=$(cat "$work/nospace/kill.json") maintain nospace_mid_run nospace "$@"
+    scenario nospace verify_mid_run "$@"
+    maintain nospace_mid_run_rerun nospace "$@"
+    scenario nospace verify -e test_run=nospace_mid_run_rerun "$@"
+}
+
 # 5. One member down (TLS cluster): refused before any change, the message names the member.
 member_down() {
     scenario member_down prepare "$@"
@@ -151,15 +162,15 @@ killed_mid_run_controller() {
     scenario killed_mid_run verify_rerun -e test_run=killed_mid_run_controller_rerun "$@"
 }
 
-# fault RUN TARGET: scenario killed_mid_run with test_kill_target=TARGET (the callback's fault after the
-# first follower's turn), the run RUN, its check, the rerun after the repair, its check.
+# fault RUN TARGET INVENTORY: scenario killed_mid_run with test_kill_target=TARGET (the callback's fault after
+# the first follower's turn), the run RUN over INVENTORY, its check, the rerun after the repair, its check.
 fault() {
-    local run=$1 target=$2
-    shift 2
+    local run=$1 target=$2 inventory=$3
+    shift 3
     scenario killed_mid_run prepare -e "test_kill_target=$target" "$@"
-    MAINTENANCE_TEST_KILL=$(cat "$work/killed_mid_run/kill.json") maintain "$run" plain "$@"
+    MAINTENANCE_TEST_KILL=$(cat "$work/killed_mid_run/kill.json") maintain "$run" "$inventory" "$@"
     scenario killed_mid_run verify_fault -e "test_kill_target=$target" -e "test_run=$run" "$@"
-    maintain "${run}_rerun" plain "$@"
+    maintain "${run}_rerun" "$inventory" "$@"
     scenario killed_mid_run verify_rerun_fault -e "test_run=${run}_rerun" "$@"
 }
 
@@ -167,13 +178,20 @@ fault() {
 #     leader before the next turn starts): the second follower is refused while the old leader is down,
 #     the message names it; restarted, a rerun completes.
 leader_killed() {
-    fault leader_killed leader "$@"
+    fault leader_killed leader plain "$@"
 }
 
 # 6d. The second follower frozen (SIGSTOP) after the first follower's turn: its turn fails within
 #     maintenance_timeout, naming it; thawed, a rerun completes.
 frozen() {
-    fault frozen frozen "$@"
+    fault frozen frozen plain "$@"
+}
+
+# 6f. Ansible can no longer reach the second follower's host after the first follower's turn (its
+#     connection turns to ssh to a closed port): its turn fails naming the host, the coordinator stays in
+#     the play and writes the report; reached again, a rerun over the same inventory completes.
+unreachable_mid_run() {
+    fault unreachable_mid_run unreachable plain-unreachable-mid "$@"
 }
 
 # 6e. The first follower SIGKILLed in the middle of its defragmentation (member mode, 32 MiB of live
@@ -272,8 +290,17 @@ bad_inputs() {
     maintain wrong_password auth -e "@$work/bad_inputs/wrong-password.yml" -vvv "$@"
     maintain snapshot_readonly plain -e "maintenance_snapshot_dir=$work/bad_inputs/readonly" "$@"
     maintain snapshot_full plain -e "maintenance_snapshot_dir=$work/bad_inputs/full" "$@"
+    maintain unreachable_host plain-unreachable "$@"
     scenario bad_inputs verify "$@"
     unmount_bad_inputs
+}
+
+# 13. Secrets: a whole maintenance of the auth cluster at -vvv succeeds, and neither its password nor any
+#     token etcd hands out is in the output, the reports or the snapshot.
+secrets() {
+    scenario secrets prepare "$@"
+    maintain secrets auth -vvv "$@"
+    scenario secrets verify "$@"
 }
 
 # The scenarios to run: MAINTENANCE_TEST_SCENARIOS, else the vars file's test_maintenance_scenarios (which
@@ -281,6 +308,6 @@ bad_inputs() {
 scenarios=${MAINTENANCE_TEST_SCENARIOS:-$(sed -n 's/^test_maintenance_scenarios: "\(.*\)"$/\1/p' "$vars_file")}
 
 ansible-playbook -i "$INVENTORY_PATH" -e "@$vars_file" -e "test_work_dir=$work" setup.yml "$@"
-for name in ${scenarios:-fragmented second_run history check_mode nospace member_down killed_mid_run killed_mid_run_controller killed_mid_defrag leader_killed frozen fleet argument_specs bad_inputs playbooks mixed_versions downgrade}; do
+for name in ${scenarios:-fragmented second_run history check_mode nospace nospace_mid_run member_down killed_mid_run killed_mid_run_controller killed_mid_defrag leader_killed frozen unreachable_mid_run fleet argument_specs bad_inputs secrets playbooks mixed_versions downgrade}; do
     "$name" "$@"
 done

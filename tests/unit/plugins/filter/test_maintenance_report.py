@@ -117,6 +117,18 @@ def test_status_with_a_member_down():
     assert lines[-1].startswith('| %s | etcd-c | ? | DOWN: ' % (down['name'] or '?'))
 
 
+def test_a_host_ansible_cannot_reach():
+    cluster = Cluster(RECORDED_VERSIONS[-1])
+    reads = cluster.reads()
+    reads['etcd-a'] = dict(unreachable=True, msg='Task failed: Failed to connect to the host via ssh: refused')
+    preflight = cluster.findings(reads)
+    report = maintenance_report(preflight, cluster='main', mode='status', check_mode=False, decisions=[], plan=[],
+                                defrag_rule=RULE, failure='etcd cluster main: preflight failed')
+    row = report['members'][0]
+    assert row['action'] == 'HOST UNREACHABLE: Failed to connect to the host via ssh: refused'
+    assert render(report)[-3].startswith('| %s | etcd-a | ? | HOST UNREACHABLE: Failed to connect' % row['name'])
+
+
 @pytest.mark.parametrize('version', RECORDED_VERSIONS)
 def test_maintained_members_come_first_in_their_order(version):
     preflight, kwargs = run(version)

@@ -103,15 +103,50 @@ def test_a_member_down_unhealthy_or_without_leader():
                         'the members do not agree on one leader: %s, None' % cluster.leader_id]
 
 
+def test_a_host_ansible_cannot_reach_after_the_run():
+    cluster = Cluster(RECORDED_VERSIONS[-1])
+    reads = hashed_reads(cluster, [1, 1, 1])
+    reads['etcd-c'] = dict(unreachable=True, msg='Task failed: Failed to connect to the host via ssh: timed out')
+    problems = postflight_findings(reads, HOSTS, 7)['problems']
+    assert problems[0].startswith('member host etcd-c: Ansible cannot reach host etcd-c (Failed to connect to the '
+                                  'host via ssh: timed out), so its member was not asked')
+
+
 def test_alarms_left_unless_expected():
     cluster = Cluster(RECORDED_VERSIONS[-1])
     cluster.alarms = [dict(member_id=cluster.leader_id, alarm='NOSPACE')]
     reads = hashed_reads(cluster, [1, 1, 1])
     assert postflight_findings(reads, HOSTS, 7)['problems'] == [
-        'alarms still active: NOSPACE on member %s' % cluster.leader_id]
+        'alarms still active: NOSPACE on member %s' % cluster.member_list[0]['name']]
     # Check mode, or maintenance_disarm_nospace false: NOSPACE is expected to stay.
     found = postflight_findings(reads, HOSTS, 7, ['NOSPACE'])
     assert found['problems'] == [] and found['alarms'] == cluster.alarms
+
+
+def test_an_alarm_raised_during_the_run_is_named_with_its_remedy():
+    # As on 3.6.16 (scenario nospace_mid_run): a writer fills the quota after the first member's turn;
+    # every member raises NOSPACE; the preflight had none.
+    cluster = Cluster(RECORDED_VERSIONS[-1])
+    members = cluster.member_list
+    cluster.alarms = [dict(member_id=m['id'], alarm='NOSPACE') for m in members]
+    reads = hashed_reads(cluster, [1, 1, 1])
+    problems = postflight_findings(reads, HOSTS, 7, [], [])['problems']
+    assert problems == [
+        'NOSPACE raised during the maintenance on member %s, member %s, member %s (the preflight saw no such '
+        'alarm): a writer filled the space quota while the maintenance ran; stop or slow it, then run the '
+        'maintenance again: it compacts the history, defragments every member and disarms NOSPACE'
+        % tuple(m['name'] for m in members)]
+    # Seen at the preflight on the leader: that one is still active, the others were raised since.
+    before = [dict(member_id=cluster.leader_id, alarm='NOSPACE')]
+    problems = postflight_findings(reads, HOSTS, 7, [], before)['problems']
+    assert problems[0] == 'alarms still active: NOSPACE on member %s' % cluster.member_list[0]['name']
+    assert problems[1].startswith('NOSPACE raised during the maintenance on member %s, member %s ('
+                                  % tuple(m['name'] for m in members[1:]))
+    # Another kind, on a member whose name no read gave (its host did not answer): its ID, a generic remedy.
+    cluster.alarms = [dict(member_id='00000000000000ff', alarm='CORRUPT')]
+    assert postflight_findings(hashed_reads(cluster, [1, 1, 1]), HOSTS, 7, [], [])['problems'] == [
+        "CORRUPT raised during the maintenance on member 00000000000000ff (the preflight saw no such alarm): "
+        "etcd found members whose data differ; read etcd's guide on data corruption before any other maintenance"]
 
 
 def test_bad_input_is_a_filter_error():

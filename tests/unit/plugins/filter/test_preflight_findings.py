@@ -136,6 +136,29 @@ def test_a_host_without_any_read_could_not_be_reached():
     assert cluster.findings(reads)['problems'][0].endswith('does not answer: the host could not be reached')
 
 
+# What ansible-core 2.19 registers, with ignore_unreachable, for a host whose ssh port is closed (measured).
+UNREACHABLE = dict(changed=False, unreachable=True, msg='Task failed: Failed to connect to the host via ssh: '
+                   'ssh: connect to host 127.0.0.1 port 1: Connection refused')
+
+
+def test_a_host_ansible_cannot_reach_is_named_with_the_fix():
+    cluster = Cluster(RECORDED_VERSIONS[-1])
+    reads = cluster.reads()
+    reads['etcd-a'] = dict(UNREACHABLE)
+    found = cluster.findings(reads)
+    member = cluster.member('etcd-a')
+    assert found['problems'] == [
+        "member %s (host etcd-a, %s): Ansible cannot reach host etcd-a (Failed to connect to the host via ssh: "
+        "ssh: connect to host 127.0.0.1 port 1: Connection refused), so its member was not asked: fix the host's "
+        "connection (ansible_host, ansible_port, ssh), or run with maintenance_run_from=controller, which asks "
+        "every member from the controller" % (member['name'], cluster.urls['etcd-a'])]
+    row = found['members'][0]
+    assert row['unreachable'] is True and row['reachable'] is False
+    assert row['error'] == UNREACHABLE['msg'][len('Task failed: '):]
+    # A member etcd did not answer for is not called unreachable.
+    assert cluster.findings(cluster.reads(down=['etcd-b']))['members'][1]['unreachable'] is False
+
+
 def test_two_hosts_on_one_member():
     cluster = Cluster(RECORDED_VERSIONS[-1])
     reads = cluster.reads()
