@@ -75,6 +75,11 @@ CELL_SCENARIOS=${CELL_SCENARIOS:-fragmented second_run check_mode nospace member
 # CommonName certificate with auth on: tests of their own in etcd_status, etcd_defrag, etcd_snapshot and
 # etcd_errors, on every etcd version).
 GRPC_SCENARIOS=${GRPC_SCENARIOS:-fragmented second_run nospace member_down}
+# Where operators run it: the playbooks through ansible-runner (AWX's engine) and from the collection built
+# and installed from its tarball. Ansible's side alone: one stage, on SCENARIO_ETCD_VERSION with the default
+# cell, in lane RELEASE_LANE.
+RELEASE_SCENARIOS=${RELEASE_SCENARIOS:-runner installed}
+RELEASE_LANE=${RELEASE_LANE:-0}
 # The integration stages run in lanes side by side, one per core: each lane tests its etcd versions (a
 # comma-separated group of ETCD_VERSIONS) with the default cell, then takes its share of the extra cells'
 # stages: EXTRA_CELL_LANES says which lane takes each cell (cell:lane, the lane modulo the lanes; a cell it does
@@ -120,6 +125,11 @@ run_lane() {
         fi
         index=$((index + 1))
     done
+    if [ -n "$RELEASE_SCENARIOS" ] && [ $((RELEASE_LANE % ${#lanes[@]})) -eq "$lane" ]; then
+        echo "==> lane $lane: ansible-runner and the installed collection (etcd $SCENARIO_ETCD_VERSION)" >&3
+        run_stage "integration etcd $SCENARIO_ETCD_VERSION ($RELEASE_SCENARIOS)" env ETCD_VERSIONS="$SCENARIO_ETCD_VERSION" \
+            TARGETS=maintenance MAINTENANCE_SCENARIOS="$RELEASE_SCENARIOS" "$utils/run-integration.sh"
+    fi
     echo "==> lane $lane: done" >&3
 }
 

@@ -303,6 +303,62 @@ secrets() {
     scenario secrets verify "$@"
 }
 
+# The copy of the collection this test runs (ansible-test's, on ANSIBLE_COLLECTIONS_PATH).
+collection_dir() {
+    ansible-galaxy collection list etcdops.etcd --format json |
+        python3 -c 'import json, sys; print(next(iter(json.load(sys.stdin))) + "/etcdops/etcd")'
+}
+
+# 14. The maintenance and status playbooks through ansible-runner (the engine under AWX job templates), from
+#     a private data directory laid out as AWX does; the job's status, stats event and events are checked.
+#     Not in the default list: run-all.sh runs it in a stage of its own, on one etcd version.
+runner() {
+    local job status
+    scenario runner prepare -e "test_collection_dir=$(collection_dir)" "$@"
+    for job in maintenance status; do
+        status=0
+        ansible-runner run "$work/runner/pdd" --ident "$job" -p "$job.yml" || status=$?
+        echo "ansible-runner $job: exit code $status"
+    done
+    scenario runner verify "$@"
+}
+
+# 15. The release as users get it: the collection built with ansible-galaxy (galaxy.yml's build_ignore),
+#     installed from the tarball into an empty path, and ansible-doc and the status and maintenance playbooks
+#     run with only that path as ANSIBLE_COLLECTIONS_PATH. Not in the default list either (run-all.sh).
+installed() {
+    local dir="$work/installed" source tarball
+    scenario installed prepare "$@"
+    source=$(collection_dir)
+    python3 -c 'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))' \
+        "$source/galaxy.yml" >"$dir/galaxy.yml.json"
+    mkdir -p "$dir/dist" "$dir/collections"
+    ansible-galaxy collection build "$source" --output-path "$dir/dist"
+    tarball=$(ls "$dir"/dist/etcdops-etcd-*.tar.gz)
+    tar -tzf "$tarball" | sed 's|^\./||; s|/$||' >"$dir/tarball-files.txt"
+    # Only the empty path configured: the copy under test must not count as "already installed".
+    ANSIBLE_COLLECTIONS_PATH="$dir/collections" ansible-galaxy collection install "$tarball" -p "$dir/collections"
+    ANSIBLE_COLLECTIONS_PATH="$dir/collections" ansible-doc -t module --json etcdops.etcd.etcd_alarm \
+        etcdops.etcd.etcd_compact etcdops.etcd.etcd_defrag etcdops.etcd.etcd_leader etcdops.etcd.etcd_member_info \
+        etcdops.etcd.etcd_snapshot etcdops.etcd.etcd_status >"$dir/ansible-doc.json"
+    # The execution environment of docs/awx/execution-environment.yml, the collection taken from the tarball:
+    # ansible-builder's build context, then what its build does without a container engine - install the
+    # context's requirements.yml into an empty path and run the context's introspection over it.
+    python3 -c 'import sys, yaml
+ee = yaml.safe_load(open(sys.argv[1]))
+ee["dependencies"]["galaxy"] = {"collections": [{"name": sys.argv[2], "type": "file"}]}
+yaml.safe_dump(ee, open(sys.argv[3], "w"))' "$source/docs/awx/execution-environment.yml" "$tarball" "$dir/ee.yml"
+    ansible-builder create -f "$dir/ee.yml" -c "$dir/ee-context"
+    ANSIBLE_COLLECTIONS_PATH="$dir/ee-collections" ansible-galaxy collection install \
+        -r "$dir/ee-context/_build/requirements.yml" -p "$dir/ee-collections"
+    python3 "$dir/ee-context/_build/scripts/introspect.py" introspect "$dir/ee-collections" \
+        --write-pip="$dir/ee-requirements.txt" --write-bindep="$dir/ee-bindep.txt"
+    ANSIBLE_COLLECTIONS_PATH="$dir/collections" MAINTENANCE_TEST_PLAYBOOK=etcdops.etcd.status \
+        maintain installed_status plain -v "$@"
+    ANSIBLE_COLLECTIONS_PATH="$dir/collections" maintain installed_maintenance plain "$@"
+    scenario installed verify "$@"
+}
+
 # The scenarios to run: MAINTENANCE_TEST_SCENARIOS, else the vars file's test_maintenance_scenarios (which
 # run-integration.sh writes from MAINTENANCE_SCENARIOS: ansible-test does not pass the environment on), else all.
 scenarios=${MAINTENANCE_TEST_SCENARIOS:-$(sed -n 's/^test_maintenance_scenarios: "\(.*\)"$/\1/p' "$vars_file")}
