@@ -78,7 +78,7 @@ GRPC_SCENARIOS=${GRPC_SCENARIOS:-fragmented second_run nospace member_down}
 # Where operators run it: the playbooks through ansible-runner (AWX's engine) and from the collection built
 # and installed from its tarball. Ansible's side alone: one stage, on SCENARIO_ETCD_VERSION with the default
 # cell, in lane RELEASE_LANE.
-RELEASE_SCENARIOS=${RELEASE_SCENARIOS:-runner installed}
+RELEASE_SCENARIOS=${RELEASE_SCENARIOS:-runner awx_credential installed}
 RELEASE_LANE=${RELEASE_LANE:-0}
 # The integration stages run in lanes side by side, one per core: each lane tests its etcd versions (a
 # comma-separated group of ETCD_VERSIONS) with the default cell, then takes its share of the extra cells'

@@ -315,12 +315,37 @@ collection_dir() {
 runner() {
     local job status
     scenario runner prepare -e "test_collection_dir=$(collection_dir)" "$@"
+    # The survey's answers (the defaults, but no snapshot and the test inventories' rule), in check mode.
+    python3 "$(collection_dir)/tests/utils/awx.py" survey --spec "$(collection_dir)/docs/awx/survey-maintenance.json" \
+        --pdd "$work/runner/survey" --answer maintenance_snapshot=false \
+        --answer "maintenance_defrag_rule=db_size_free > \`1048576\`"
+    status=0
+    # A job of type "check": ansible-runner's env/cmdline adds --check to ansible-playbook's arguments.
+    echo "--check" >"$work/runner/survey/env/cmdline"
+    ansible-runner run "$work/runner/survey" --ident maintenance -p maintenance.yml || status=$?
+    echo "ansible-runner maintenance (survey, check mode): exit code $status"
     for job in maintenance status; do
         status=0
         ansible-runner run "$work/runner/pdd" --ident "$job" -p "$job.yml" || status=$?
         echo "ansible-runner $job: exit code $status"
     done
     scenario runner verify "$@"
+}
+
+# 14b. A job with the custom credential type of docs/awx/credential-type.yml, applied as AWX applies it
+#     (tests/utils/awx.py), on the auth cluster from an inventory without credentials, in
+#     controller mode: maintained with only what the credential injected; the same job without it refused.
+awx_credential() {
+    local job status
+    scenario runner prepare_credential -e "test_collection_dir=$(collection_dir)" "$@"
+    python3 "$(collection_dir)/tests/utils/awx.py" inject --type "$(collection_dir)/docs/awx/credential-type.yml" \
+        --inputs "$work/runner/credential-inputs.yml" --pdd "$work/runner/credential" >"$work/runner/credential.json"
+    for job in credential nocredential; do
+        status=0
+        ansible-runner run "$work/runner/$job" --ident maintenance -p maintenance.yml || status=$?
+        echo "ansible-runner maintenance ($job): exit code $status"
+    done
+    scenario runner verify_credential "$@"
 }
 
 # 15. The release as users get it: the collection built with ansible-galaxy (galaxy.yml's build_ignore),
