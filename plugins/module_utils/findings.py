@@ -75,13 +75,18 @@ def split_reads(hosts, client_urls, own_reads, whole=None):
     return reads
 
 
+def _unreachable_reason(read):
+    """Ansible's reason for an unreachable host, without ansible-core 2.19's "Task failed: " prefix."""
+    return re.sub(r'^Task failed: ', '', str(read.get('msg') or 'no reason given'))
+
+
 def unreached(host, read, during=None):
     """The sentence for a host Ansible could not reach (its task registered ``unreachable``), else
     None. Before anything ran, its member was not asked: the fix is the host's connection, not etcd.
     ``during``: the step the task was (a connection that drops mid-task may leave it done in part)."""
     if not read.get('unreachable'):
         return None
-    why = re.sub(r'^Task failed: ', '', str(read.get('msg') or 'no reason given'))
+    why = _unreachable_reason(read)
     if during:
         effect = ': %s may have run in part, if the connection dropped during it (the rerun reads every member ' \
                  'first);' % during
@@ -149,7 +154,7 @@ def preflight_findings(reads, hosts, cluster, client_urls, host_facts, run_from=
             problems.append(who + _no_answer(host, status))
             unreachable = bool(status.get('unreachable'))
             if unreachable:
-                error = re.sub(r'^Task failed: ', '', str(error))
+                error = _unreachable_reason(status)
             members.append(dict(host=host, reachable=False, healthy=False, endpoint=endpoint, error=error,
                                 unreachable=unreachable,
                                 name=listed['name'] if listed else None, id=listed['id'] if listed else None))
